@@ -1,0 +1,179 @@
+"""Cost measurement: FLOPs, parameters and measured latency, as one report.
+
+FLOPs follow the MobileNet and ULSAM papers: multiply-accumulates (MACs) of
+convolutions and fully connected layers, BatchNorm, pooling and activations not
+counted. They are counted by tracing the network with fvcore, ULSAM's own
+convolutions included. Latency is measured, never predicted.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import statistics
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from .builder import build_model
+from .config import ArchConfig
+
+__all__ = ["CostReport", "count_flops", "count_params", "fold_batchnorm", "measure_costs", "measure_latency"]
+
+DEFAULT_RESOLUTION = 224
+
+
+
+def _counted_ops() -> dict:
+    """The ops the papers count (convolutions and matrix products), with fvcore's MAC handlers.
+
+    fvcore's defaults also count BatchNorm and pooling, which the MAC convention does not.
+    """
+    from fvcore.nn import jit_handles
+
+    return {
+        "aten::_convolution": jit_handles.conv_flop_jit,
+        "aten::addmm": jit_handles.addmm_flop_jit,
+        "aten::linear": jit_handles.linear_flop_jit,
+        "aten::matmul": jit_handles.matmul_flop_jit,
+        "aten::mm": jit_handles.matmul_flop_jit,
+        "aten::bmm": jit_handles.bmm_flop_jit,
+        "aten::einsum": jit_handles.einsum_flop_jit,
+    }
+
+
+@dataclass(frozen=True)
+class CostReport:
+    """Costs of one architecture at one deployment resolution."""
+
+    flops: int  # multiply-accumulates, papers' convention
+    params: int  # trainable parameters
+    resolution: int
+    latency_ms: float | None = None  # median over repeats
+    latency_iqr_ms: float | None = None  # spread: interquartile range of the repeats
+    latency_device: str | None = None
+    latency_threads: int | None = None
+    latency_repeats: int | None = None
+    batchnorm_folded: bool | None = None
+
+    def to_dict(self) -> dict:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def count_flops(model: nn.Module, resolution: int = DEFAULT_RESOLUTION) -> int:
+    """Multiply-accumulates of one ``resolution`` x ``resolution`` RGB image."""
+    was_training = model.training
+    model.eval()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # fvcore's and the tracer's chatter about deprecated jit APIs
+            from fvcore.nn import FlopCountAnalysis  # heavy import, only when counting
+
+            analysis = FlopCountAnalysis(model, torch.zeros(1, 3, resolution, resolution))
+            analysis.clear_op_handles().set_op_handle(**_counted_ops())
+            analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+            return int(analysis.total())
+    finally:
+        model.train(was_training)
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` in eval mode with each Conv2d -> BatchNorm2d pair fused, as deployed models ship."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    folded = copy.deepcopy(model).eval()
+    for module in folded.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        for index in range(len(module) - 1):
+            conv, norm = module[index], module[index + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+                module[index] = fuse_conv_bn_eval(conv, norm)
+                module[index + 1] = nn.Identity()
+    return folded
+
+
+@contextmanager
+def _threads(count: int | None) -> Iterator[int]:
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
+
+
+def measure_latency(
+    model: nn.Module,
+    resolution: int = DEFAULT_RESOLUTION,
+    device: str = "cpu",
+    threads: int | None = 1,
+    repeats: int = 7,
+    warmup_s: float = 0.3,
+    repeat_s: float = 0.2,
+    fold_bn: bool = True,
+) -> CostReport:
+    """Median latency (ms) of batch-1 inference, with its interquartile range.
+
+    Warm-up runs for ``warmup_s``; each of ``repeats`` timings averages as many
+    runs as fit in ``repeat_s`` so that timer resolution does not matter.
+    """
+    torch_device = torch.device(device)
+    if torch_device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: CUDA was asked for but torch.cuda.is_available() is False; use --device cpu")
+    deployed = (fold_batchnorm(model) if fold_bn else copy.deepcopy(model).eval()).to(torch_device)
+    deployed = deployed.to(memory_format=torch.channels_last)
+    image = torch.randn(1, 3, resolution, resolution, device=torch_device).to(memory_format=torch.channels_last)
+    sync = torch.cuda.synchronize if torch_device.type == "cuda" else (lambda: None)
+
+    def run(times: int) -> float:
+        sync()
+        start = time.perf_counter()
+        for _ in range(times):
+            deployed(image)
+        sync()
+        return time.perf_counter() - start
+
+    with _threads(threads if torch_device.type == "cpu" else None) as used_threads, torch.inference_mode():
+        warm, runs = 0.0, 0
+        while warm < warmup_s or runs < 3:
+            warm += run(1)
+            runs += 1
+        per_run = warm / runs
+        number = max(1, math.ceil(repeat_s / max(per_run, 1e-6)))
+        timings = sorted(run(number) / number * 1000 for _ in range(repeats))
+    quartiles = statistics.quantiles(timings, n=4) if len(timings) > 1 else [timings[0]] * 3
+    return CostReport(
+        flops=0, params=count_params(model), resolution=resolution,
+        latency_ms=statistics.median(timings), latency_iqr_ms=quartiles[2] - quartiles[0],
+        latency_device=str(torch_device), latency_threads=used_threads if torch_device.type == "cpu" else None,
+        latency_repeats=repeats, batchnorm_folded=fold_bn,
+    )
+
+
+def measure_costs(
+    config: ArchConfig,
+    resolution: int = DEFAULT_RESOLUTION,
+    latency: bool = False,
+    device: str = "cpu",
+    threads: int | None = 1,
+) -> CostReport:
+    """FLOPs and params of ``config`` at ``resolution``, and measured latency if asked."""
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 32:
+        raise ValueError(f"resolution: must be an integer >= 32 pixels, got {resolution!r}")
+    model = build_model(config)
+    flops, params = count_flops(model, resolution), count_params(model)
+    if not latency:
+        return CostReport(flops=flops, params=params, resolution=resolution)
+    timed = measure_latency(model, resolution, device=device, threads=threads)
+    return CostReport(**{**asdict(timed), "flops": flops, "params": params})
