@@ -112,5 +112,94 @@ def cost(
     typer.echo(format_table(rows, ["cost", "value"]))
 
 
+@app.command()
+@friendly_errors
+def spaces() -> None:
+    """List the bundled search spaces (use a name or a path to your own file with --space)."""
+    from .space import list_spaces, load_space
+
+    rows = []
+    for name, path in list_spaces().items():
+        space = load_space(path)
+        rows.append([name, space.backbone, ",".join(f"{w:g}" for w in space.widths), ",".join(map(str, space.drop)),
+                     ",".join(map(str, space.ulsam_after)), ",".join(map(str, space.subspaces)), space.resolution])
+    typer.echo(format_table(rows, ["space", "backbone", "widths", "droppable", "ULSAM after", "subspaces", "resolution"]))
+
+
+@app.command()
+@friendly_errors
+def search(
+    budget: Annotated[Optional[list[str]], typer.Option(
+        help="Hard budget, repeatable: <n><K|M|G>-flops (multiply-accumulates), <n><K|M|G>-params, <n>ms-latency.")] = None,
+    objective: Annotated[Optional[list[str]], typer.Option(
+        help="Objective, repeatable: accuracy (maximised), flops, params, latency (minimised). Default: accuracy, flops.")] = None,
+    space: Annotated[Optional[str], typer.Option(help="Search space: a bundled name (see `ulsam-nas spaces`) or a YAML path.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(
+        help="digits (bundled, default), a torchvision name (cifar10, flowers102, ...) or imagefolder:PATH.")] = None,
+    data_dir: Annotated[Optional[str], typer.Option(help="Root folder of torchvision datasets.")] = None,
+    download: Annotated[Optional[bool], typer.Option("--download", help="Let torchvision download the dataset.")] = None,
+    sampler: Annotated[Optional[str], typer.Option(help="nsga2, tpe or random.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the sampler and the proxy training.")] = None,
+    trials: Annotated[Optional[int], typer.Option(help="The study's total number of trials (a rerun completes the rest).")] = None,
+    timeout: Annotated[Optional[str], typer.Option(help="Stop starting trials after this long: 90s, 30m, 2h.")] = None,
+    proxy_epochs: Annotated[Optional[int], typer.Option(help="Proxy training epochs.")] = None,
+    proxy_resolution: Annotated[Optional[int], typer.Option(help="Proxy training input size in pixels.")] = None,
+    proxy_subset: Annotated[Optional[int], typer.Option(help="At most this many training images for the proxy.")] = None,
+    proxy_lr: Annotated[Optional[float], typer.Option(help="Proxy peak learning rate.")] = None,
+    proxy_batch_size: Annotated[Optional[int], typer.Option(help="Proxy batch size.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for proxy training (default: PyTorch's).")] = None,
+    device: Annotated[Optional[str], typer.Option(help="Proxy training device: cpu (default) or cuda.")] = None,
+    latency_device: Annotated[Optional[str], typer.Option(help="Device latency is measured on: cpu (default) or cuda.")] = None,
+    resolution: Annotated[Optional[int], typer.Option(
+        help="Deployment input size in pixels (default: the space's, 224); costs are those of this size.")] = None,
+    early_stopping: Annotated[Optional[bool], typer.Option(
+        "--early-stopping/--no-early-stopping", help="Stop clearly dominated candidates early.")] = None,
+    storage: Annotated[Optional[str], typer.Option(help="Optuna storage URL (default: sqlite:///ulsam-nas.db here).")] = None,
+    study: Annotated[Optional[str], typer.Option(help="Study name (default: from space, dataset and budgets).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="A study definition (studies/NAME.yaml, or its name); flags override it.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Log lines only, no progress bar.")] = False,
+) -> None:
+    """Search where to insert ULSAM, how many subspaces each gets and which blocks to drop.
+
+    Scores each candidate by short proxy training and its FLOPs (multiply-accumulates at the
+    deployment resolution), params and latency; prints the Pareto front. Rerun to resume.
+    """
+    from ._progress import SearchProgress
+    from .report import baseline_gains, format_front
+    from .search import SearchSettings, run_search
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from SearchProgress
+    settings = SearchSettings.load(config) if config is not None else SearchSettings()
+    settings = settings.with_overrides(
+        budgets=budget or None, objectives=objective or None, space=space, dataset=dataset, data_dir=data_dir,
+        download=download, sampler=sampler, seed=seed, trials=trials, timeout=timeout, resolution=resolution,
+        early_stopping=early_stopping, storage=storage, study=study, proxy_epochs=proxy_epochs,
+        proxy_resolution=proxy_resolution, proxy_train_subset=proxy_subset, proxy_lr=proxy_lr,
+        proxy_batch_size=proxy_batch_size, proxy_threads=threads, proxy_device=device, latency_device=latency_device,
+    )
+    with SearchProgress(quiet=quiet) as progress:
+        outcome = run_search(settings, on_start=progress.start, on_trial=progress.trial)
+    frame = outcome.frame()
+    front = outcome.front()
+    resolution_px = settings.resolution or outcome.space.resolution
+    typer.echo(f"\nPareto front of study {outcome.study_name!r}: {', '.join(settings.objectives)}; "
+               f"FLOPs are multiply-accumulates at {resolution_px}x{resolution_px}; "
+               f"accuracy is proxy validation top-1 on {settings.dataset}.")
+    if settings.budgets:
+        typer.echo(f"Every point is within budget: {', '.join(settings.budgets)}.")
+    typer.echo(format_front(front) if len(front) else "(no feasible trial finished yet)")
+    gains = baseline_gains(frame, front)
+    if gains:
+        typer.echo("\nAgainst hand design:\n  " + "\n  ".join(gains))
+    counts = frame["status"].value_counts().to_dict()
+    typer.echo("\nTrials: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    typer.echo(f"Results stored in {outcome.storage} (study {outcome.study_name!r}).")
+    if outcome.interrupted:
+        typer.echo("Interrupted: the running trial was marked failed. Rerun the same command to resume.", err=True)
+        raise typer.Exit(130)
+
+
 def main() -> None:
     app()

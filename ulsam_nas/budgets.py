@@ -1,0 +1,77 @@
+"""Hard budgets: ``300M-flops``, ``2.5M-params``, ``15ms-latency``.
+
+A candidate over any budget is never trained; the sampler is told it is
+infeasible through Optuna's trial constraints (``Trial.set_constraint``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from ._text import format_count
+from .costs import CostReport
+
+__all__ = ["Budget", "parse_budget"]
+
+_SCALES = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9}
+_PATTERN = re.compile(r"^\s*(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[KMG]?|ms)-(?P<metric>flops|params|latency)\s*$", re.I)
+_FORMAT_HELP = "use <number><K|M|G>-flops, <number><K|M|G>-params or <number>ms-latency, e.g. 300M-flops"
+
+METRIC_FIELDS = {"flops": "flops", "params": "params", "latency": "latency_ms"}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """An upper limit on one cost: FLOPs (multiply-accumulates), params, or latency in ms."""
+
+    metric: str
+    limit: float
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRIC_FIELDS:
+            raise ValueError(f"budget: unknown metric {self.metric!r}; valid: {', '.join(METRIC_FIELDS)}")
+        if not (isinstance(self.limit, (int, float)) and math.isfinite(self.limit) and self.limit > 0):
+            raise ValueError(f"budget: limit must be a positive number, got {self.limit!r}")
+
+    def value(self, costs: CostReport) -> float:
+        value = getattr(costs, METRIC_FIELDS[self.metric])
+        if value is None:
+            raise ValueError(f"budget {self}: the cost report has no {self.metric} (latency was not measured)")
+        return float(value)
+
+    def violation(self, costs: CostReport) -> float:
+        """Relative excess over the limit: <= 0 means within budget (Optuna's constraint convention)."""
+        return (self.value(costs) - self.limit) / self.limit
+
+    def describe_excess(self, costs: CostReport) -> str:
+        return f"{self.metric} {self._format(self.value(costs))} > {self} budget"
+
+    def _format(self, value: float) -> str:
+        return f"{value:.3g}ms" if self.metric == "latency" else format_count(value)
+
+    def __str__(self) -> str:
+        if self.metric == "latency":
+            return f"{self.limit:g}ms-latency"
+        scale, suffix = next(((v, k) for k, v in sorted(_SCALES.items(), key=lambda kv: -kv[1]) if self.limit >= v), (1, ""))
+        return f"{self.limit / scale:g}{suffix}-{self.metric}"
+
+
+def parse_budget(text: str) -> Budget:
+    """Parse ``<number><K|M|G>-flops``, ``<number><K|M|G>-params`` or ``<number>ms-latency``."""
+    match = _PATTERN.match(str(text))
+    if not match:
+        raise ValueError(f"budget: cannot read {text!r}; {_FORMAT_HELP}")
+    number, unit, metric = float(match["number"]), match["unit"], match["metric"].lower()
+    if metric == "latency":
+        if unit.lower() != "ms":
+            raise ValueError(f"budget: latency budgets are in milliseconds, e.g. 15ms-latency; got {text!r}")
+        scale = 1.0
+    elif unit.lower() == "ms":
+        raise ValueError(f"budget: ms is a latency unit; {metric} takes K, M or G, e.g. 300M-{metric}; got {text!r}")
+    else:
+        scale = _SCALES[unit.upper()]
+    if number <= 0:
+        raise ValueError(f"budget: limit must be positive, got {text!r}")
+    return Budget(metric, number * scale)
