@@ -67,3 +67,60 @@ def test_invalid_config_file(tmp_path):
     path.write_text("backbone: mobilenet_v2\ndrop: [14]\n")
     result = invoke("cost", path)
     assert result.exit_code == 2 and "drop: block 14 of mobilenet_v2 cannot be dropped" in result.output
+
+
+def tiny_search_args(tmp_path, space):
+    return ["search", "--space", space, "--storage", f"sqlite:///{tmp_path}/cli.db", "--proxy-epochs", "1",
+            "--proxy-resolution", "16", "--proxy-subset", "64", "--proxy-batch-size", "32", "--threads", "1",
+            "--sampler", "random", "--quiet"]
+
+
+def test_search_prints_the_front_and_where_results_are(tmp_path, tiny_space):
+    result = invoke(*tiny_search_args(tmp_path, tiny_space), "--trials", "3", "--budget", "5M-flops")
+    assert result.exit_code == 0, result.output
+    assert "Pareto front of study 'tiny_digits_5M-flops'" in result.output
+    assert "FLOPs are multiply-accumulates at 64x64" in result.output
+    assert "Every point is within budget: 5M-flops." in result.output
+    assert f"Results stored in sqlite:///{tmp_path}/cli.db" in result.output
+    assert "[3/3] trial 2" in result.output  # one summary line per trial
+
+
+def test_search_rerun_resumes_instead_of_starting_over(tmp_path, tiny_space):
+    args = tiny_search_args(tmp_path, tiny_space)
+    assert invoke(*args, "--trials", "2").exit_code == 0
+    result = invoke(*args, "--trials", "3")
+    assert result.exit_code == 0
+    assert "resuming at 2/3 trials" in result.output and "[3/3] trial 2" in result.output
+    finished = invoke(*args, "--trials", "3")
+    assert "resuming at 3/3 trials" in finished.output and "] trial" not in finished.output
+    assert "Pareto front" in finished.output
+
+
+def test_search_from_a_study_file_with_flag_overrides(tmp_path, tiny_space):
+    study = tmp_path / "mine.yaml"
+    study.write_text(f"space: {tiny_space}\ntrials: 50\nsampler: nsga2\nproxy: {{epochs: 1, resolution: 16, train_subset: 64}}\n")
+    result = invoke("search", "--config", study, "--trials", "1", "--storage", f"sqlite:///{tmp_path}/c.db", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "study 'mine'" in result.output and "[1/1]" in result.output
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--budget", "300Q-flops"], "budget: cannot read '300Q-flops'"),
+    (["--budget", "-3M-flops"], "budget: cannot read"),
+    (["--objective", "speed"], "unknown objective speed"),
+    (["--sampler", "grid"], "unknown sampler 'grid'"),
+    (["--space", "mobilenet_v9"], "unknown space 'mobilenet_v9'"),
+    (["--dataset", "imagefolder:/nonexistent/birds"], "folder not found: /nonexistent/birds"),
+    (["--budget", "1K-flops"], "nothing in space"),
+])
+def test_search_bad_input_is_one_line_and_exit_2(tmp_path, tiny_space, extra, message):
+    args = tiny_search_args(tmp_path, tiny_space)
+    result = invoke(*args, "--trials", "1", *extra)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+
+
+def test_spaces_lists_the_bundled_spaces():
+    result = invoke("spaces")
+    assert result.exit_code == 0 and "mobilenet_v1" in result.output and "mobilenet_v2" in result.output

@@ -186,7 +186,8 @@ def search(
     resolution_px = settings.resolution or outcome.space.resolution
     typer.echo(f"\nPareto front of study {outcome.study_name!r}: {', '.join(settings.objectives)}; "
                f"FLOPs are multiply-accumulates at {resolution_px}x{resolution_px}; "
-               f"accuracy is proxy validation top-1 on {settings.dataset}.")
+               f"accuracy is proxy validation top-1 on {settings.dataset} "
+               f"({outcome.study.user_attrs.get('validation_images', '?')} held-out images).")
     if settings.budgets:
         typer.echo(f"Every point is within budget: {', '.join(settings.budgets)}.")
     typer.echo(format_front(front) if len(front) else "(no feasible trial finished yet)")

@@ -60,7 +60,7 @@ def pareto_front(frame: pd.DataFrame, objectives: list[str] | tuple[str, ...]) -
         not any(all(o <= p for o, p in zip(other, point)) and other != point for other in points)
         for point in points
     ]
-    front = done[keep]
+    front = done.loc[pd.Series(keep, index=done.index, dtype=bool)]
     sort_by = [c for c, maximise in columns if not maximise][:1] or [columns[0][0]]
     return front.sort_values(sort_by).reset_index(drop=True)
 

@@ -413,6 +413,7 @@ def run_search(
         study.set_user_attr("settings", defining)
         study.set_user_attr("objectives", list(settings.objectives))
         study.set_user_attr("sampler", settings.sampler)
+        study.set_user_attr("validation_images", len(data.val_labels))
         study.set_user_attr("reference_point", _reference_point(objective))
         notes = _enqueue_baselines(study, objective)
         study.set_user_attr("baseline_notes", notes)

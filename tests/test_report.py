@@ -1,0 +1,77 @@
+"""Front computation on hand-made trial tables: ties, infeasible and unfinished points."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from ulsam_nas.report import COLUMNS, baseline_gains, hypervolume, hypervolume_history, pareto_front
+
+
+def frame(*rows):
+    defaults = {"state": "COMPLETE", "status": "trained", "baseline": "", "feasible": True, "latency_ms": math.nan,
+                "summary": "", "config": "", "train_seconds": 1.0, "wall_seconds": 1.0, "reason": ""}
+    return pd.DataFrame([defaults | {"trial": i, **row} for i, row in enumerate(rows)], columns=COLUMNS)
+
+
+def test_front_keeps_only_non_dominated_feasible_points():
+    trials = frame(
+        {"accuracy": 0.90, "flops": 100, "params": 10},  # 0: front
+        {"accuracy": 0.95, "flops": 200, "params": 10},  # 1: front
+        {"accuracy": 0.85, "flops": 150, "params": 10},  # 2: dominated by 0
+        {"accuracy": 0.99, "flops": 50, "params": 10, "feasible": False, "status": "infeasible"},  # 3: infeasible
+        {"accuracy": 0.99, "flops": 60, "params": 10, "state": "PRUNED", "status": "stopped_early"},  # 4: unfinished
+        {"accuracy": math.nan, "flops": 10, "params": 1, "state": "FAIL", "status": "failed"},  # 5: failed
+    )
+    front = pareto_front(trials, ["accuracy", "flops"])
+    assert front["trial"].tolist() == [0, 1]  # sorted by FLOPs
+
+
+def test_exact_ties_appear_once_as_the_earliest_trial():
+    trials = frame({"accuracy": 0.9, "flops": 100, "params": 10},
+                   {"accuracy": 0.9, "flops": 100, "params": 10, "status": "reused"},
+                   {"accuracy": 0.9, "flops": 120, "params": 10})  # same accuracy, costlier: dominated
+    assert pareto_front(trials, ["accuracy", "flops"])["trial"].tolist() == [0]
+
+
+def test_equal_accuracy_different_cost_keeps_the_cheaper_only_but_other_objectives_can_rescue():
+    trials = frame({"accuracy": 0.9, "flops": 100, "params": 20}, {"accuracy": 0.9, "flops": 120, "params": 10})
+    assert pareto_front(trials, ["accuracy", "flops"])["trial"].tolist() == [0]
+    assert sorted(pareto_front(trials, ["accuracy", "flops", "params"])["trial"]) == [0, 1]
+
+
+def test_no_feasible_trial_gives_an_empty_front():
+    trials = frame({"accuracy": 0.9, "flops": 100, "params": 10, "feasible": False, "status": "infeasible"})
+    front = pareto_front(trials, ["accuracy", "flops"])
+    assert front.empty and list(front.columns) == COLUMNS
+
+
+def test_no_budgets_means_every_finished_trial_is_feasible():
+    trials = frame({"accuracy": 0.9, "flops": 100, "params": 10, "feasible": None})
+    assert len(pareto_front(trials, ["accuracy", "flops"])) == 1
+
+
+def test_hypervolume_in_reference_units():
+    trials = frame({"accuracy": 0.5, "flops": 50, "params": 10}, {"accuracy": 1.0, "flops": 100, "params": 10})
+    front = pareto_front(trials, ["accuracy", "flops"])
+    # As losses (1 - accuracy, flops / 200): (0.5, 0.25) and (0.0, 0.5), against (1, 1).
+    # Their boxes have areas 0.375 and 0.5 and overlap in 0.25.
+    expected = 0.375 + 0.5 - 0.25
+    assert hypervolume(front, ["accuracy", "flops"], {"accuracy": 0.0, "flops": 200}) == pytest.approx(expected)
+    assert hypervolume(front.iloc[:0], ["accuracy", "flops"], {"flops": 200}) == 0.0
+
+
+def test_hypervolume_history_never_decreases():
+    trials = frame({"accuracy": 0.5, "flops": 50, "params": 10}, {"accuracy": 0.4, "flops": 80, "params": 10},
+                   {"accuracy": 0.9, "flops": 90, "params": 10})
+    history = hypervolume_history(trials, ["accuracy", "flops"], {"accuracy": 0.0, "flops": 100})
+    values = history["hypervolume"].tolist()
+    assert values == sorted(values) and values[1] == values[0] and values[2] > values[1]
+
+
+def test_baseline_gains_name_the_best_point_that_costs_no_more():
+    trials = frame({"accuracy": 0.90, "flops": 300, "params": 30, "baseline": "vanilla"},
+                   {"accuracy": 0.93, "flops": 200, "params": 20}, {"accuracy": 0.95, "flops": 400, "params": 40})
+    front = pareto_front(trials, ["accuracy", "flops"])
+    (line,) = baseline_gains(trials, front)
+    assert "vs vanilla (trial 0" in line and "trial 1 reaches 93.0% (+3.0 points)" in line and "(-33.3%)" in line
