@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
@@ -200,6 +202,185 @@ def search(
     if outcome.interrupted:
         typer.echo("Interrupted: the running trial was marked failed. Rerun the same command to resume.", err=True)
         raise typer.Exit(130)
+
+
+StudyOption = Annotated[Optional[list[str]], typer.Option(
+    "--study", help="Study name (repeatable for pareto); default: the most recent study in the storage.")]
+StorageOption = Annotated[Optional[str], typer.Option(help="Optuna storage URL (default: sqlite:///ulsam-nas.db here).")]
+
+
+def _studies(names: Optional[list[str]], storage: Optional[str]):
+    from .search import open_study
+
+    return [open_study(storage, name) for name in (names or [None])]
+
+
+@app.command()
+@friendly_errors
+def pareto(
+    study: StudyOption = None,
+    storage: StorageOption = None,
+    out: Annotated[Optional[Path], typer.Option(help="Plot file: .png, .svg or .pdf (default pareto.png).")] = None,
+    x: Annotated[str, typer.Option(help="x axis: flops, params or latency.")] = "flops",
+    y: Annotated[str, typer.Option(help="y axis: accuracy.")] = "accuracy",
+    csv: Annotated[Optional[Path], typer.Option(help="Also write the front as CSV.")] = None,
+    as_json: Annotated[Optional[Path], typer.Option("--json", help="Also write the front as JSON.")] = None,
+    hypervolume: Annotated[Optional[Path], typer.Option(help="Also plot the hypervolume history to this file.")] = None,
+) -> None:
+    """Plot the Pareto front of one or more studies (FLOPs are multiply-accumulates) and export it as a table."""
+    from .plots import front_plot_info, hypervolume_histories, plot_fronts, plot_hypervolume
+    from .report import front_table
+
+    studies = _studies(study, storage)
+    infos = [front_plot_info(s, x, y) for s in studies]
+    resolution = studies[0].user_attrs.get("settings", {}).get("resolution")
+    written = []
+    if out is not None or (csv is None and as_json is None and hypervolume is None):
+        written.append(plot_fronts(infos, out or Path("pareto.png"), resolution))
+    table = front_table(studies)
+    for path, write in ((csv, lambda p: table.to_csv(p, index=False)),
+                        (as_json, lambda p: table.to_json(p, orient="records", indent=2))):
+        if path is not None:
+            _write_checked(path, write)
+            written.append(path)
+    if hypervolume is not None:
+        written.append(plot_hypervolume(hypervolume_histories(studies), hypervolume))
+    typer.echo(f"front: {len(table)} point(s) from {len(studies)} study(ies); wrote {', '.join(map(str, written))}")
+
+
+def _write_checked(path: Path, write: Callable[[Path], None]) -> None:
+    path = Path(path).expanduser()
+    if not path.parent.exists():
+        raise ValueError(f"output: folder {path.parent} does not exist")
+    try:
+        write(path)
+    except OSError as error:
+        raise ValueError(f"output: cannot write {path}: {error.strerror or error}") from None
+
+
+@app.command()
+@friendly_errors
+def show(study: StudyOption = None, storage: StorageOption = None) -> None:
+    """Print a study's Pareto front with each point's gain over the baseline."""
+    from .report import format_front, front_with_gains
+
+    (chosen,) = _studies(study[:1] if study else None, storage)
+    front, reference = front_with_gains(chosen)
+    typer.echo(f"study {chosen.study_name!r}: {len(chosen.trials)} trials; FLOPs are multiply-accumulates")
+    typer.echo(format_front(front, gains=reference))
+
+
+@app.command()
+@friendly_errors
+def export(
+    out: Annotated[Path, typer.Option(help="Where to write the config (YAML).")] = Path("winner.yaml"),
+    trial: Annotated[Optional[int], typer.Option(help="Export this trial.")] = None,
+    best: Annotated[bool, typer.Option("--best", help="Export the best point of the front.")] = False,
+    under: Annotated[Optional[str], typer.Option(help="With --best: only points within this budget, e.g. 280M-flops.")] = None,
+    objective: Annotated[str, typer.Option(help="With --best: the objective to optimise (accuracy is maximised).")] = "accuracy",
+    study: StudyOption = None,
+    storage: StorageOption = None,
+) -> None:
+    """Write a trial's architecture config, with provenance, for `cost`, `train` or build_model."""
+    from .budgets import parse_budget
+    from .export import export_trial, select_trial
+    from .search import DEFAULT_STORAGE
+
+    (chosen,) = _studies(study[:1] if study else None, storage)
+    picked = select_trial(chosen, trial=trial, best=best, under=parse_budget(under) if under else None,
+                          objective=objective)
+    path = export_trial(chosen, picked, out, storage or DEFAULT_STORAGE)
+    attrs = picked.user_attrs
+    accuracy = f", accuracy {attrs['accuracy']:.1%}" if "accuracy" in attrs else ""
+    typer.echo(f"trial {picked.number} of {chosen.study_name!r} ({attrs['summary']}{accuracy}, "
+               f"{format_count(attrs['flops'])} FLOPs) -> {path}")
+
+
+@app.command(name="train")
+@friendly_errors
+def train_command(
+    config: Annotated[Path, typer.Argument(help="Architecture config (YAML/JSON), e.g. from `ulsam-nas export`.")],
+    out: Annotated[Path, typer.Option(help="Output folder: metrics, checkpoints, report.")] = Path("runs/train"),
+    dataset: Annotated[str, typer.Option(help="digits (default), a torchvision name, or imagefolder:PATH.")] = "digits",
+    data_dir: Annotated[Optional[str], typer.Option(help="Root folder of torchvision datasets.")] = None,
+    download: Annotated[bool, typer.Option("--download", help="Let torchvision download the dataset.")] = False,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 30,
+    resolution: Annotated[int, typer.Option(help="Input size in pixels (costs are reported at this size).")] = 224,
+    batch_size: Annotated[int, typer.Option(help="Batch size per process.")] = 64,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (SGD, Nesterov; warm-up then cosine).")] = 0.05,
+    weight_decay: Annotated[float, typer.Option(help="Weight decay.")] = 4e-5,
+    label_smoothing: Annotated[float, typer.Option(help="Label smoothing.")] = 0.1,
+    train_subset: Annotated[Optional[int], typer.Option(help="At most this many training images.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, order and augmentation.")] = 0,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads.")] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out exactly where it stopped.")] = False,
+    export_format: Annotated[Optional[list[str]], typer.Option(
+        "--export", help="Also write the best model as onnx and/or torchscript, checked against PyTorch.")] = None,
+) -> None:
+    """Train an architecture config fully; resume with --resume; run on several processes with torchrun."""
+    from .train import TrainSettings, load_trained, train
+
+    arch = ArchConfig.load(config)
+    settings = TrainSettings(dataset=dataset, data_dir=data_dir, download=download, epochs=epochs, resolution=resolution,
+                             batch_size=batch_size, lr=lr, weight_decay=weight_decay, label_smoothing=label_smoothing,
+                             train_subset=train_subset, seed=seed, threads=threads, device=device)
+    for fmt in export_format or []:
+        from .deploy import FORMATS
+        if fmt not in FORMATS:
+            raise ValueError(f"--export: unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    from rich.progress import Progress
+
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("epoch", total=None)
+
+        def on_step(step: int, total: int) -> None:
+            bar.update(task, completed=step, total=total)
+
+        def on_epoch(m: dict) -> None:
+            bar.console.print(f"epoch {m['epoch']}/{epochs}: loss {m['train_loss']:.3f}, top-1 {m['top1']:.1%}, "
+                              f"top-5 {m['top5']:.1%}, lr {m['lr']:.4f}, {m['seconds']:.1f}s", highlight=False)
+
+        report = train(arch, settings, out, resume=resume, on_epoch=on_epoch, on_step=on_step)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    if report.num_classes_changed:
+        typer.echo(f"note: classifier resized to the dataset's classes")
+    typer.echo(f"best top-1 {report.top1:.1%} (top-5 {report.top5:.1%}) at epoch {report.best_epoch}; "
+               f"last {report.last_top1:.1%}; {format_count(report.flops)} FLOPs (MACs) and "
+               f"{format_count(report.params)} params at {resolution}x{resolution}; metrics, checkpoints in {report.out}")
+    for fmt in export_format or []:
+        from .deploy import export_model
+
+        _, model = load_trained(out)
+        check = export_model(model, out / ("model.onnx" if fmt == "onnx" else "model.torchscript.pt"), fmt, resolution)
+        agreement = (f"max |difference| from PyTorch {check.max_abs_difference:.2e}"
+                     if check.max_abs_difference is not None else check.note)
+        typer.echo(f"exported {check.path} ({agreement})")
+
+
+@app.command()
+@friendly_errors
+def calibrate(
+    study: StudyOption = None,
+    storage: StorageOption = None,
+    trials: Annotated[int, typer.Option(help="How many trials to retrain (front and off-front).")] = 6,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs of the longer training (default 3x the proxy's).")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads.")] = None,
+) -> None:
+    """Check the proxy: retrain some trials for longer and compare rankings (Kendall tau, Spearman rho) with FLOPs'."""
+    from .calibrate import calibrate as run_calibration
+
+    (chosen,) = _studies(study[:1] if study else None, storage)
+    report = run_calibration(chosen, trials, epochs, threads,
+                             on_trial=lambda n, short, long: typer.echo(f"trial {n}: proxy {short:.1%} -> longer {long:.1%}"))
+    typer.echo(f"{len(report.trials)} trials, proxy {report.proxy_epochs} epochs vs {report.long_epochs} epochs:")
+    typer.echo(format_table([["proxy accuracy", f"{report.kendall_proxy:+.2f}", f"{report.spearman_proxy:+.2f}"],
+                             ["FLOPs alone", f"{report.kendall_flops:+.2f}", f"{report.spearman_flops:+.2f}"]],
+                            ["predictor of the longer run", "Kendall tau", "Spearman rho"]))
+    if not report.proxy_beats_flops:
+        typer.echo("warning: the proxy ranks no better than FLOPs alone; train longer (--proxy-epochs) "
+                   "or at a larger --proxy-resolution", err=True)
 
 
 def main() -> None:

@@ -86,13 +86,51 @@ def baseline_gains(frame: pd.DataFrame, front: pd.DataFrame) -> list[str]:
     return lines
 
 
-def format_front(front: pd.DataFrame) -> str:
-    rows = [
-        [r["trial"], f"{r['accuracy']:.1%}", format_count(r["flops"]), format_count(r["params"]),
-         "" if pd.isna(r["latency_ms"]) else f"{r['latency_ms']:.2f}", r["baseline"] or "", r["summary"]]
-        for _, r in front.iterrows()
-    ]
-    return format_table(rows, ["trial", "accuracy", "FLOPs (MACs)", "params", "latency ms", "baseline", "architecture"])
+def format_front(front: pd.DataFrame, gains: pd.Series | None = None) -> str:
+    """The front as a text table; with ``gains`` (a baseline's row), each point's difference from it."""
+    rows, header = [], ["trial", "accuracy", "FLOPs (MACs)", "params", "latency ms", "baseline", "architecture"]
+    for _, r in front.iterrows():
+        row = [r["trial"], f"{r['accuracy']:.1%}", format_count(r["flops"]), format_count(r["params"]),
+               "" if pd.isna(r["latency_ms"]) else f"{r['latency_ms']:.2f}", r["baseline"] or "", r["summary"]]
+        if gains is not None:
+            row[1:2] = [row[1], f"{(r['accuracy'] - gains['accuracy']) * 100:+.1f}"]
+            row[3:4] = [row[3], f"{r['flops'] / gains['flops'] - 1:+.1%}"]
+        rows.append(row)
+    if gains is not None:
+        header[1:2] = ["accuracy", f"vs {gains['baseline']} (points)"]
+        header[3:4] = [header[3], "FLOPs vs it"]
+    return format_table(rows, header)
+
+
+def front_with_gains(study) -> tuple[pd.DataFrame, pd.Series | None]:
+    """The study's front and the baseline to compare with: vanilla if trained, else the first trained baseline."""
+    frame = trials_frame(study)
+    front = pareto_front(frame, study.user_attrs.get("objectives", ["accuracy", "flops"]))
+    baselines = frame[(frame["baseline"] != "") & frame["status"].isin(["trained", "reused"])]
+    if baselines.empty:
+        return front, None
+    vanilla = baselines[baselines["baseline"] == "vanilla"]
+    return front, (vanilla if len(vanilla) else baselines).iloc[0]
+
+
+def summarise_config(config_json: str) -> dict:
+    """Readable columns of a config: width, dropped blocks, ULSAM positions and subspace counts."""
+    config = json.loads(config_json)
+    return {"width": config["width"], "dropped": " ".join(map(str, config["drop"])),
+            "ulsam": " ".join(f"{u['after']}:{u['subspaces']}" for u in config["ulsam"])}
+
+
+def front_table(studies) -> pd.DataFrame:
+    """The fronts of ``studies`` as one table: trial, metrics and a compact readable config."""
+    tables = []
+    for study in studies:
+        front = pareto_front(trials_frame(study), study.user_attrs.get("objectives", ["accuracy", "flops"]))
+        readable = pd.DataFrame([summarise_config(c) for c in front["config"]], columns=["width", "dropped", "ulsam"])
+        table = pd.concat([front[["trial", "accuracy", "flops", "params", "latency_ms", "baseline"]].reset_index(drop=True),
+                           readable, front[["summary", "config"]].reset_index(drop=True)], axis=1)
+        table.insert(0, "study", study.study_name)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
 
 
 def _normalised_losses(front: pd.DataFrame, objectives, reference: dict[str, float]):

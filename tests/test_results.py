@@ -1,0 +1,100 @@
+"""From a finished study to a model: plot data, export, show, calibrate (one tiny study shared)."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from ulsam_nas import ArchConfig, build_model, measure_costs
+from ulsam_nas.budgets import parse_budget
+from ulsam_nas.calibrate import calibrate
+from ulsam_nas.cli import app
+from ulsam_nas.export import export_trial, select_trial
+from ulsam_nas.plots import front_plot_info, hypervolume_histories, plot_fronts
+from ulsam_nas.proxy import ProxySettings
+from ulsam_nas.search import SearchSettings, run_search
+
+from .conftest import TINY_SPACE
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study")
+    (folder / "tiny.yaml").write_text(TINY_SPACE.replace("widths: [0.35, 1.0]", "widths: [0.35, 0.5, 1.0]"))
+    storage = f"sqlite:///{folder}/r.db"
+    settings = SearchSettings(space=str(folder / "tiny.yaml"), budgets=("10M-flops",), trials=10, seed=1, sampler="random",
+                              storage=storage, study="r", proxy=ProxySettings(epochs=2, resolution=16, train_subset=128,
+                                                                              batch_size=32, threads=1))
+    return run_search(settings), folder
+
+
+def test_plot_info_separates_front_infeasible_and_budget(finished):
+    outcome, _ = finished
+    info = front_plot_info(outcome.study, "flops", "accuracy")
+    frame = outcome.frame()
+    assert info.budget == pytest.approx(10.0)  # M FLOPs
+    assert len(info.untrained) == (frame["status"] == "infeasible").sum() > 0
+    assert (info.front["x"] <= 10.0).all() and info.front["x"].is_monotonic_increasing
+    assert info.front["y"].is_monotonic_increasing  # a front: more FLOPs only for more accuracy
+    assert set(info.front["trial"]) <= set(info.trained["trial"])
+
+
+def test_plots_are_written(finished, tmp_path):
+    outcome, _ = finished
+    path = plot_fronts([front_plot_info(outcome.study)], tmp_path / "front.svg", 64)
+    assert path.exists() and path.read_text().startswith("<?xml")
+    history = hypervolume_histories([outcome.study])["r"]
+    assert len(history) == len(outcome.study.trials) and history["hypervolume"].is_monotonic_increasing
+
+
+def test_export_best_under_a_budget_round_trips(finished, tmp_path):
+    outcome, _ = finished
+    chosen = select_trial(outcome.study, best=True, under=parse_budget("10M-flops"))
+    path = export_trial(outcome.study, chosen, tmp_path / "winner.yaml", outcome.storage)
+    config = ArchConfig.load(path)
+    assert config.to_dict() == chosen.user_attrs["config"]
+    assert measure_costs(config, resolution=64).flops == chosen.user_attrs["flops"]  # what the front says
+    build_model(config)
+    provenance = __import__("yaml").safe_load(path.read_text())["provenance"]
+    assert provenance["trial"] == chosen.number and provenance["study"] == "r" and "torch" in provenance["versions"]
+    front = outcome.front()
+    assert chosen.user_attrs["accuracy"] == front["accuracy"].max()
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"trial": 99}, "has no trial 99"), ({}, "give either --trial N or --best"),
+    ({"best": True, "under": parse_budget("1K-flops")}, "no evaluated trial on the front"),
+])
+def test_export_errors(finished, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        select_trial(finished[0].study, **kwargs)
+
+
+def test_cli_pareto_show_export(finished, tmp_path):
+    outcome, folder = finished
+    runner = CliRunner()
+    storage = ["--storage", outcome.storage]
+    result = runner.invoke(app, ["pareto", *storage, "--out", str(tmp_path / "f.png"), "--csv", str(tmp_path / "f.csv"),
+                                 "--json", str(tmp_path / "f.json"), "--hypervolume", str(tmp_path / "hv.png")])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "f.json").read_text())
+    assert len(rows) == len(outcome.front()) and {"trial", "accuracy", "flops", "dropped", "ulsam", "width"} <= set(rows[0])
+    assert (tmp_path / "f.png").stat().st_size > 10_000 and (tmp_path / "hv.png").exists()
+    shown = runner.invoke(app, ["show", *storage])
+    assert shown.exit_code == 0 and "vs vanilla" not in shown.output or "points" in shown.output
+    exported = runner.invoke(app, ["export", *storage, "--best", "--out", str(tmp_path / "w.yaml")])
+    assert exported.exit_code == 0 and (tmp_path / "w.yaml").exists()
+    for args, message in ((["show", "--study", "nope"], "no study 'nope'"),
+                          (["export", "--trial", "77", "--out", str(tmp_path / "x.yaml")], "has no trial 77"),
+                          (["pareto", "--out", "/nonexistent/dir/f.png"], "does not exist"),
+                          (["pareto", "--x", "speed"], "unknown metric 'speed'")):
+        bad = runner.invoke(app, [*args, *storage])
+        assert bad.exit_code == 2 and message in bad.output, (args, bad.output)
+
+
+def test_calibrate_reports_rank_correlations(finished):
+    outcome, _ = finished
+    report = calibrate(outcome.study, count=3, epochs=3, threads=1)
+    assert len(report.trials) == 3 and report.long_epochs == 3 and report.proxy_epochs == 2
+    assert -1 <= report.kendall_proxy <= 1 and -1 <= report.spearman_flops <= 1
+    assert outcome.study.user_attrs["calibration"]["trials"] == report.trials
