@@ -38,7 +38,8 @@ class CalibrationReport:
 
     @property
     def proxy_beats_flops(self) -> bool:
-        return self.kendall_proxy > self.kendall_flops
+        """FLOPs may predict in either direction; the proxy must agree with the longer run, and more strongly."""
+        return self.kendall_proxy > abs(self.kendall_flops)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self) | {"proxy_beats_flops": self.proxy_beats_flops}

@@ -160,6 +160,8 @@ def search(
     study: Annotated[Optional[str], typer.Option(help="Study name (default: from space, dataset and budgets).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="A study definition (studies/NAME.yaml, or its name); flags override it.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Log lines only, no progress bar.")] = False,
+    workers: Annotated[int, typer.Option(help="Worker processes on this machine, cores split between them "
+                                              "(needs a journal: or postgresql:// storage).")] = 1,
 ) -> None:
     """Search where to insert ULSAM, how many subspaces each gets and which blocks to drop.
 
@@ -168,7 +170,7 @@ def search(
     """
     from ._progress import SearchProgress
     from .report import baseline_gains, format_front
-    from .search import SearchSettings, run_search
+    from .search import SearchSettings, run_search, run_workers
 
     import optuna
 
@@ -181,8 +183,11 @@ def search(
         proxy_resolution=proxy_resolution, proxy_train_subset=proxy_subset, proxy_lr=proxy_lr,
         proxy_batch_size=proxy_batch_size, proxy_threads=threads, proxy_device=device, latency_device=latency_device,
     )
-    with SearchProgress(quiet=quiet) as progress:
-        outcome = run_search(settings, on_start=progress.start, on_trial=progress.trial)
+    if workers > 1:
+        outcome = run_workers(settings, workers)
+    else:
+        with SearchProgress(quiet=quiet) as progress:
+            outcome = run_search(settings, on_start=progress.start, on_trial=progress.trial)
     frame = outcome.frame()
     front = outcome.front()
     resolution_px = settings.resolution or outcome.space.resolution
@@ -341,7 +346,12 @@ def train_command(
             bar.console.print(f"epoch {m['epoch']}/{epochs}: loss {m['train_loss']:.3f}, top-1 {m['top1']:.1%}, "
                               f"top-5 {m['top5']:.1%}, lr {m['lr']:.4f}, {m['seconds']:.1f}s", highlight=False)
 
-        report = train(arch, settings, out, resume=resume, on_epoch=on_epoch, on_step=on_step)
+        try:
+            report = train(arch, settings, out, resume=resume, on_epoch=on_epoch, on_step=on_step)
+        except KeyboardInterrupt:
+            typer.echo(f"interrupted: the last finished epoch is saved in {out}/last.pt; "
+                       f"continue with the same command and --resume", err=True)
+            raise typer.Exit(130)
     if int(os.environ.get("RANK", "0")) != 0:
         return
     if report.num_classes_changed:

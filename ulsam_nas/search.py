@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from .proxy import ProxySettings, TrainingDiverged, train_proxy
 from .report import OBJECTIVES, hypervolume, pareto_front, trials_frame
 from .space import SearchSpace, load_space
 from .stopping import EarlierTrial, StoppingRule
+from .storage import Heartbeat, StudyLock, make_storage, sweep_orphans, worker_id
 
 __all__ = ["SAMPLERS", "SearchOutcome", "SearchSettings", "TrialEvent", "open_study", "run_search"]
 
@@ -78,6 +80,7 @@ class SearchSettings:
     latency_threads: int = 1
     storage: str | None = None
     study: str | None = None
+    heartbeat_seconds: int = 10  # database storages: a worker silent for 3x this is failed and its trial retried
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "budgets", tuple(str(b) for b in self.budgets))
@@ -222,10 +225,10 @@ def _make_sampler(name: str, seed: int, trials: int) -> optuna.samplers.BaseSamp
 def open_study(storage: str | None, study_name: str | None) -> optuna.Study:
     """An existing study; the most recent one in ``storage`` when no name is given."""
     storage = storage or DEFAULT_STORAGE
-    try:
-        summaries = optuna.get_all_study_summaries(storage)
-    except Exception as error:  # any storage backend's connection error
-        raise ValueError(f"storage: cannot open {storage}: {str(error).splitlines()[0]}") from None
+    if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///"):]).exists():
+        raise ValueError(f"storage: {storage} does not exist; run `ulsam-nas search` first or pass --storage")
+    backend = make_storage(storage)
+    summaries = optuna.get_all_study_summaries(backend)
     if not summaries:
         raise ValueError(f"study: no studies in {storage}; run `ulsam-nas search` first")
     names = [s.study_name for s in summaries]
@@ -234,7 +237,7 @@ def open_study(storage: str | None, study_name: str | None) -> optuna.Study:
         study_name = latest.study_name
     elif study_name not in names:
         raise ValueError(f"study: no study {study_name!r} in {storage}; studies there: {', '.join(names)}")
-    return optuna.load_study(study_name=study_name, storage=storage)
+    return optuna.load_study(study_name=study_name, storage=backend)
 
 
 class _Objective:
@@ -257,14 +260,29 @@ class _Objective:
                                            device=self.settings.latency_device, threads=self.settings.latency_threads)
         return {k: v for k, v in report.to_dict().items() if k in ("flops", "params", "latency_ms", "latency_iqr_ms")}
 
-    def __call__(self, trial: optuna.Trial) -> list[float]:
-        started = time.perf_counter()
+    def claim(self, trial: optuna.Trial) -> tuple[ArchConfig, int | None]:
+        """Under the study lock: draw the config and note a running trial of the same config to wait for."""
         config = self.space.suggest(trial, self.data.num_classes)
         key = config.to_json()
         trial.set_user_attr("config", config.to_dict())
         trial.set_user_attr("config_key", key)
         trial.set_user_attr("summary", config.summary())
+        trial.set_user_attr("worker", worker_id())
+        running = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        twin = next((t.number for t in running if t.number != trial.number and t.user_attrs.get("config_key") == key), None)
+        return config, twin
 
+    def _wait_for(self, study: optuna.Study, number: int, poll_seconds: float = 1.0) -> None:
+        """Another worker is training this config right now: wait for its result instead of training it twice."""
+        while study._storage.get_trial(study._storage.get_trial_id_from_study_id_trial_number(
+                study._study_id, number)).state == optuna.trial.TrialState.RUNNING:
+            time.sleep(poll_seconds)
+
+    def __call__(self, trial: optuna.Trial, config: ArchConfig, twin: int | None = None) -> list[float]:
+        started = time.perf_counter()
+        key = config.to_json()
+        if twin is not None:
+            self._wait_for(trial.study, twin)
         source = self._evaluated_before(trial.study, key, trial.number)
         costs = {k: source.user_attrs[k] for k in ("flops", "params", "latency_ms", "latency_iqr_ms")
                  if k in source.user_attrs} if source else self.measure(config)
@@ -398,39 +416,22 @@ def run_search(
     storage = settings.storage or DEFAULT_STORAGE
     name = settings.study or settings.default_study_name(space)
     directions = ["maximize" if OBJECTIVES[o][1] else "minimize" for o in settings.objectives]
-    sampler = _make_sampler(settings.sampler, settings.seed, settings.trials)
-    try:
-        study = optuna.create_study(storage=storage, study_name=name, directions=directions, sampler=sampler,
+    # Workers sharing a server or journal storage must not all draw the same candidates: mix in the process id.
+    # A single worker on SQLite (the default) is repeatable from --seed.
+    sampler_seed = settings.seed if storage.startswith("sqlite") else settings.seed + os.getpid()
+    sampler = _make_sampler(settings.sampler, sampler_seed, settings.trials)
+    backend = make_storage(storage, settings.heartbeat_seconds, 3 * settings.heartbeat_seconds)
+    lock = StudyLock(storage, name)
+    with lock.held():  # several workers may start at once: one creates the study and queues the baselines
+        study = optuna.create_study(storage=backend, study_name=name, directions=directions, sampler=sampler,
                                     load_if_exists=True)
-    except ValueError:
-        raise
-    except Exception as error:
-        raise ValueError(f"storage: cannot open {storage}: {str(error).splitlines()[0]}") from None
-
-    defining = settings.defining(space, data.num_classes)
-    notes: list[str] = []
-    if "settings" not in study.user_attrs:
-        study.set_user_attr("settings", defining)
-        study.set_user_attr("objectives", list(settings.objectives))
-        study.set_user_attr("sampler", settings.sampler)
-        study.set_user_attr("validation_images", len(data.val_labels))
-        study.set_user_attr("reference_point", _reference_point(objective))
-        notes = _enqueue_baselines(study, objective)
-        study.set_user_attr("baseline_notes", notes)
-    else:
-        _check_same_study(name, study.user_attrs["settings"], defining)
-        if list(study.directions) != [optuna.study.StudyDirection[d.upper()] for d in directions]:
-            raise ValueError(f"study {name!r} has other objectives; choose another --study name")
-        notes = study.user_attrs.get("baseline_notes", [])
+        notes = _prepare_study(study, settings, space, objective, data, directions, name)
 
     done_before = _finished(study)
     if on_start:
         on_start(name, storage, settings.trials, done_before, notes)
 
     def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        finished = _finished(study)
-        if finished >= settings.trials:
-            study.stop()
         if on_trial is None:
             return
         frame = trials_frame(study)
@@ -440,19 +441,79 @@ def run_search(
         on_trial(TrialEvent(
             number=trial.number, status=attrs.get("status", "interrupted"), summary=attrs.get("summary", ""),
             accuracy=attrs.get("accuracy"), flops=attrs.get("flops"), params=attrs.get("params"), seconds=seconds,
-            reason=attrs.get("reason", ""), finished=finished, target=settings.trials, front_size=len(front),
+            reason=attrs.get("reason", ""), finished=_finished(study), target=settings.trials, front_size=len(front),
             best_feasible_accuracy=float(front["accuracy"].max()) if "accuracy" in settings.objectives and len(front) else None,
         ))
 
-    remaining = settings.trials - done_before
-    interrupted = False
-    if remaining > 0:
-        try:
-            study.optimize(objective, n_trials=remaining, timeout=settings.timeout, callbacks=[after_trial],
-                           catch=(TrainingDiverged,), gc_after_trial=False)
-        except KeyboardInterrupt:
-            interrupted = True
+    interrupted = _run_trials(study, objective, lock, settings, after_trial)
     return SearchOutcome(study, storage, name, settings, space, _finished(study) - done_before, interrupted)
+
+
+def _claimed(study: optuna.Study) -> int:
+    """Trials that count towards the target or are being evaluated right now."""
+    running = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)))
+    return _finished(study) + running
+
+
+def _run_trials(study: optuna.Study, objective: _Objective, lock: StudyLock, settings: SearchSettings,
+                after_trial: Callable) -> bool:
+    """Claim and evaluate trials until the study's total is reached; True if interrupted (Ctrl-C).
+
+    Claiming (count, then ask) happens under the study lock, so several workers
+    together finish exactly ``settings.trials`` trials.
+    """
+    started = time.monotonic()
+    while settings.timeout is None or time.monotonic() - started < settings.timeout:
+        with lock.held():
+            sweep_orphans(study)
+            claimed, finished = _claimed(study), _finished(study)
+            if claimed >= settings.trials:
+                if finished >= settings.trials:
+                    return False
+                trial = None  # the rest are running elsewhere: see whether they finish or their worker dies
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # "heartbeat is meant for optimize": ours runs below
+                    trial = study.ask()
+                config, twin = objective.claim(trial)
+        if trial is None:
+            time.sleep(min(settings.heartbeat_seconds, 5))
+            continue
+        state, values = optuna.trial.TrialState.COMPLETE, None
+        try:
+            with Heartbeat(study._storage, trial._trial_id):
+                values = objective(trial, config, twin)
+        except optuna.TrialPruned:
+            state = optuna.trial.TrialState.PRUNED
+        except TrainingDiverged:
+            state = optuna.trial.TrialState.FAIL
+        except KeyboardInterrupt:  # no status: the trial does not count and will be redone
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return True
+        except BaseException:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        frozen = study.tell(trial, values if state == optuna.trial.TrialState.COMPLETE else None, state=state)
+        after_trial(study, frozen)
+    return False
+
+
+def _prepare_study(study, settings, space, objective, data, directions, name) -> list[str]:
+    """Record what defines a new study and queue its baselines; check a resumed one matches."""
+    defining = settings.defining(space, data.num_classes)
+    if "settings" not in study.user_attrs:
+        study.set_user_attr("settings", defining)
+        study.set_user_attr("objectives", list(settings.objectives))
+        study.set_user_attr("sampler", settings.sampler)
+        study.set_user_attr("validation_images", len(data.val_labels))
+        study.set_user_attr("reference_point", _reference_point(objective))
+        notes = _enqueue_baselines(study, objective)
+        study.set_user_attr("baseline_notes", notes)
+        return notes
+    _check_same_study(name, study.user_attrs["settings"], defining)
+    if list(study.directions) != [optuna.study.StudyDirection[d.upper()] for d in directions]:
+        raise ValueError(f"study {name!r} has other objectives; choose another --study name")
+    return study.user_attrs.get("baseline_notes", [])
 
 
 def _reference_point(objective: _Objective) -> dict[str, float]:
@@ -488,3 +549,51 @@ def _check_budget_reachable(space: SearchSpace, objective: _Objective) -> None:
     if over:
         raise ValueError(f"budget: nothing in space {space.name} can meet it: its cheapest network ({cheapest.summary()}) "
                          f"has {'; '.join(over)}")
+
+
+def _worker(settings: SearchSettings) -> None:
+    """One worker process of ``run_workers``: prints a line per trial."""
+    import optuna as _optuna
+
+    _optuna.logging.set_verbosity(_optuna.logging.ERROR)
+
+    def line(event: TrialEvent) -> None:
+        accuracy = "" if event.accuracy is None else f" acc {event.accuracy:.1%}"
+        print(f"[{event.finished}/{event.target}] worker {os.getpid()} trial {event.number} {event.status}: "
+              f"{event.summary}{accuracy}", flush=True)
+
+    try:
+        run_search(settings, on_trial=line)
+    except KeyboardInterrupt:
+        pass
+
+
+def run_workers(settings: SearchSettings, workers: int) -> SearchOutcome:
+    """Run ``workers`` worker processes on this machine on one study, the cores split between them."""
+    import multiprocessing
+
+    storage = settings.storage or DEFAULT_STORAGE
+    if workers < 1:
+        raise ValueError(f"workers: must be >= 1, got {workers}")
+    if workers > 1 and storage.startswith("sqlite"):
+        raise ValueError("workers: several processes must not write one SQLite file; use --storage journal:ulsam-nas.journal "
+                         "or a postgresql:// URL")
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    per_worker = settings.with_overrides(proxy_threads=settings.proxy.threads or threads)
+    space = load_space(settings.space)
+    name = settings.study or settings.default_study_name(space)
+    per_worker = dataclasses.replace(per_worker, study=name, storage=storage)  # the study is created under its lock
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker, args=(per_worker,)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    interrupted = False
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        interrupted = True
+        for process in processes:
+            process.join()
+    study = open_study(storage, name)
+    return SearchOutcome(study, storage, name, settings, space, _finished(study), interrupted)
