@@ -9,7 +9,6 @@ convolutions included. Latency is measured, never predicted.
 from __future__ import annotations
 
 import copy
-import math
 import statistics
 import time
 import warnings
@@ -58,7 +57,7 @@ class CostReport:
     latency_iqr_ms: float | None = None  # spread: interquartile range of the repeats
     latency_device: str | None = None
     latency_threads: int | None = None
-    latency_repeats: int | None = None
+    latency_repeats: int | None = None  # timed runs
     batchnorm_folded: bool | None = None
 
     def to_dict(self) -> dict:
@@ -118,15 +117,16 @@ def measure_latency(
     resolution: int = DEFAULT_RESOLUTION,
     device: str = "cpu",
     threads: int | None = 1,
-    repeats: int = 7,
-    warmup_s: float = 0.3,
-    repeat_s: float = 0.2,
+    warmup_s: float = 1.0,
+    measure_s: float = 2.0,
+    min_runs: int = 30,
     fold_bn: bool = True,
 ) -> CostReport:
-    """Median latency (ms) of batch-1 inference, with its interquartile range.
+    """Median latency (ms) of batch-1 inference, with the interquartile range of the runs.
 
-    Warm-up runs for ``warmup_s``; each of ``repeats`` timings averages as many
-    runs as fit in ``repeat_s`` so that timer resolution does not matter.
+    Every run is timed on its own after ``warmup_s`` of warm-up, for ``measure_s`` and at least
+    ``min_runs`` runs: the median of single runs shrugs off the bursts of a shared machine that
+    would inflate a mean.
     """
     torch_device = torch.device(device)
     if torch_device.type == "cuda" and not torch.cuda.is_available():
@@ -136,28 +136,27 @@ def measure_latency(
     image = torch.randn(1, 3, resolution, resolution, device=torch_device).to(memory_format=torch.channels_last)
     sync = torch.cuda.synchronize if torch_device.type == "cuda" else (lambda: None)
 
-    def run(times: int) -> float:
+    def run() -> float:
         sync()
         start = time.perf_counter()
-        for _ in range(times):
-            deployed(image)
+        deployed(image)
         sync()
         return time.perf_counter() - start
 
     with _threads(threads if torch_device.type == "cpu" else None) as used_threads, torch.inference_mode():
-        warm, runs = 0.0, 0
-        while warm < warmup_s or runs < 3:
-            warm += run(1)
-            runs += 1
-        per_run = warm / runs
-        number = max(1, math.ceil(repeat_s / max(per_run, 1e-6)))
-        timings = sorted(run(number) / number * 1000 for _ in range(repeats))
-    quartiles = statistics.quantiles(timings, n=4) if len(timings) > 1 else [timings[0]] * 3
+        warm = 0.0
+        while warm < warmup_s:
+            warm += run()
+        timings, spent = [], 0.0
+        while spent < measure_s or len(timings) < min_runs:
+            timings.append(run() * 1000)
+            spent += timings[-1] / 1000
+    quartiles = statistics.quantiles(timings, n=4)
     return CostReport(
         flops=0, params=count_params(model), resolution=resolution,
         latency_ms=statistics.median(timings), latency_iqr_ms=quartiles[2] - quartiles[0],
         latency_device=str(torch_device), latency_threads=used_threads if torch_device.type == "cpu" else None,
-        latency_repeats=repeats, batchnorm_folded=fold_bn,
+        latency_repeats=len(timings), batchnorm_folded=fold_bn,
     )
 
 

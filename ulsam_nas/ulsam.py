@@ -65,4 +65,4 @@ class ULSAM(nn.Module):
         logits = F.relu(self.pointwise_bn(self.pointwise(y)))
         attention = torch.softmax(logits.flatten(2), dim=-1).view(n, self.subspaces, 1, h, w)
         grouped = x.unflatten(1, (self.subspaces, m // self.subspaces))
-        return (grouped * attention + grouped).flatten(1, 2)
+        return (grouped * (attention + 1)).flatten(1, 2)  # x * a + x, one pass over the features
