@@ -5,7 +5,7 @@ float32. Both train MobileNet-V2 1.0 on the bundled digits at 48 px for the
 same number of steps from the same initial weights; both are then scored the
 same way (BatchNorm re-estimated, validation top-1).
 
-    python -m benchmarks.proxy_throughput [--epochs 2]
+    python -m benchmarks.proxy_throughput [--epochs N]
 """
 
 from __future__ import annotations
@@ -49,8 +49,9 @@ def plain_loop(config, data, settings: ProxySettings, seed: int) -> tuple[float,
     return seen / seconds, evaluate_accuracy(model, data.val_images, data.val_labels, mean, std)
 
 
-def run(epochs: int = 2, seed: int = 0) -> dict:
-    settings = ProxySettings(epochs=epochs)
+def run(epochs: int | None = None, seed: int = 0) -> dict:
+    settings = ProxySettings() if epochs is None else ProxySettings(epochs=epochs)
+    epochs = settings.epochs
     data = load_dataset("digits", settings.resolution)
     config = ArchConfig(num_classes=data.num_classes)
     plain_speed, plain_accuracy = plain_loop(config, data, settings, seed)
@@ -70,5 +71,5 @@ def report(r: dict) -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the proxy's")
     print(report(run(parser.parse_args().epochs)))

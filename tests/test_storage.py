@@ -97,18 +97,23 @@ def test_three_workers_share_one_postgres_study_exactly(postgres, space):
     assert len({t.user_attrs["worker"]["pid"] for t in loaded.trials if "worker" in t.user_attrs}) >= 2
 
 
-def test_sigkilled_worker_on_postgres_is_failed_by_heartbeat_and_retried(postgres, space):
-    study = f"k-{uuid.uuid4().hex[:8]}"
-    victim = start_worker(space, postgres, study, 4, epochs=6)
-    running = wait_for_running(postgres, study)
+def kill_mid_trial_then_rerun(space, storage, study, trials):
+    """SIGKILL a worker while it trains a trial, then let another worker finish the study."""
+    victim = start_worker(space, storage, study, trials, epochs=6)
+    running = wait_for_running(storage, study)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    survivor = start_worker(space, postgres, study, 4, epochs=6)
-    _, err = survivor.communicate(timeout=600)
-    assert survivor.returncode == 0, err[-1500:]
-    loaded = check_complete(postgres, study, 4)
+    rerun = start_worker(space, storage, study, trials, epochs=6)
+    _, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err[-1500:]
+    loaded = check_complete(storage, study, trials)
     killed = loaded.trials[running.number]
     assert killed.state == optuna.trial.TrialState.FAIL and "status" not in killed.user_attrs
+    return loaded, killed, rerun
+
+
+def test_sigkilled_worker_on_postgres_is_failed_by_heartbeat_and_retried(postgres, space):
+    loaded, killed, survivor = kill_mid_trial_then_rerun(space, postgres, f"k-{uuid.uuid4().hex[:8]}", 4)
     # retried: its config was evaluated later, by the survivor
     later = [t for t in loaded.trials if t.number > killed.number and t.params == killed.params
              and t.user_attrs.get("status") in _COUNTED_STATUSES]
@@ -116,17 +121,8 @@ def test_sigkilled_worker_on_postgres_is_failed_by_heartbeat_and_retried(postgre
 
 
 def test_sigkilled_worker_on_a_journal_file_is_swept_and_retried(tmp_path, space):
-    storage, study = f"journal:{tmp_path}/study.journal", "j"
-    victim = start_worker(space, storage, study, 3, epochs=6)
-    running = wait_for_running(storage, study)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    rerun = start_worker(space, storage, study, 3, epochs=6)
-    _, err = rerun.communicate(timeout=600)
-    assert rerun.returncode == 0, err[-1500:]
-    loaded = check_complete(storage, study, 3)
-    assert loaded.trials[running.number].state == optuna.trial.TrialState.FAIL
-    assert any(t.user_attrs.get("retry_of") == running.number for t in loaded.trials)
+    loaded, killed, _ = kill_mid_trial_then_rerun(space, f"journal:{tmp_path}/study.journal", "j", 3)
+    assert any(t.user_attrs.get("retry_of") == killed.number for t in loaded.trials)
 
 
 def test_several_workers_on_one_machine_through_the_cli(tmp_path, space):

@@ -64,6 +64,19 @@ class ProxyResult:
     stopped_early: bool = False
 
 
+def sgd_step(model, images: torch.Tensor, labels: torch.Tensor, optimizer, scheduler, label_smoothing: float,
+             where: str) -> float:
+    """One training step on a normalised batch; raises TrainingDiverged on a NaN or infinite loss."""
+    loss = F.cross_entropy(model(images), labels, label_smoothing=label_smoothing)
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(f"loss became {loss.item()} at {where}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    return loss.item()
+
+
 def _normalised(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """uint8 batch -> normalised float32 in channels_last, on the device of ``mean``."""
     batch = images.to(mean.device, non_blocking=True).float().div_(255).sub_(mean.view(1, 3, 1, 1)).div_(std.view(1, 3, 1, 1))
@@ -148,14 +161,8 @@ def train_proxy(
             order = torch.randperm(count, generator=generator)
             for step in range(steps_per_epoch):
                 batch = order[step * settings.batch_size: (step + 1) * settings.batch_size]
-                logits = model(_normalised(train_images[batch], mean, std))
-                loss = F.cross_entropy(logits, train_labels[batch].to(device), label_smoothing=settings.label_smoothing)
-                if not torch.isfinite(loss):
-                    raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch}, step {step + 1}")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
+                sgd_step(model, _normalised(train_images[batch], mean, std), train_labels[batch].to(device), optimizer,
+                         schedule, settings.label_smoothing, f"epoch {epoch}, step {step + 1}")
             train_seconds += time.perf_counter() - epoch_start
             recalibrate_batchnorm(model, train_images[order], mean, std)
             curve.append(evaluate_accuracy(model, data.val_images, data.val_labels, mean, std))

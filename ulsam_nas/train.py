@@ -27,7 +27,7 @@ from .builder import build_model
 from .config import ArchConfig
 from .costs import _threads, measure_costs
 from .data import DEFAULT_DATASET, ImageData, load_dataset
-from .proxy import _normalised
+from .proxy import TrainingDiverged, _normalised, sgd_step
 
 __all__ = ["TrainReport", "TrainSettings", "train"]
 
@@ -215,16 +215,12 @@ def train(
             running = 0.0
             for step in range(steps_per_epoch):
                 batch = order[step * per_step: (step + 1) * per_step][rank::world]
-                images = _augment(data.train_images[batch], settings.uses_flip, generator)
-                logits = trained(_normalised(images, mean, std))
-                loss = F.cross_entropy(logits, data.train_labels[batch].to(device), label_smoothing=settings.label_smoothing)
-                if not torch.isfinite(loss):
-                    raise ValueError(f"training diverged: loss became {loss.item()} at epoch {epoch}; lower --lr")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                running += loss.item()
+                images = _normalised(_augment(data.train_images[batch], settings.uses_flip, generator), mean, std)
+                try:
+                    running += sgd_step(trained, images, data.train_labels[batch].to(device), optimizer, scheduler,
+                                        settings.label_smoothing, f"epoch {epoch}, step {step + 1}")
+                except TrainingDiverged as error:
+                    raise ValueError(f"training diverged: {error}; lower --lr") from None
                 if on_step is not None and rank == 0:
                     on_step(step + 1, steps_per_epoch)
             metrics = {"epoch": epoch, "train_loss": running / steps_per_epoch, **_evaluate(model, data, mean, std),
