@@ -15,7 +15,6 @@ import statistics
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 
 def one_search(sampler: str, seed: int, trials: int, device: str, threads: int, folder: str) -> dict:

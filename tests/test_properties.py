@@ -1,6 +1,5 @@
 """Property-based: every generated config either builds and runs, or is rejected with a message; valid ones round-trip."""
 
-import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

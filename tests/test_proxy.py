@@ -1,7 +1,6 @@
 """Proxy training: learns, is repeatable, reports NaN losses."""
 
 import pytest
-import torch
 
 from ulsam_nas import ArchConfig
 from ulsam_nas.data import load_dataset

@@ -355,7 +355,7 @@ def train_command(
     if int(os.environ.get("RANK", "0")) != 0:
         return
     if report.num_classes_changed:
-        typer.echo(f"note: classifier resized to the dataset's classes")
+        typer.echo("note: classifier resized to the dataset's classes")
     typer.echo(f"best top-1 {report.top1:.1%} (top-5 {report.top5:.1%}) at epoch {report.best_epoch}; "
                f"last {report.last_top1:.1%}; {format_count(report.flops)} FLOPs (MACs) and "
                f"{format_count(report.params)} params at {resolution}x{resolution}; metrics, checkpoints in {report.out}")

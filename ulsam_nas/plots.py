@@ -110,9 +110,11 @@ def plot_fronts(infos: list[FrontPlotInfo], out: str | Path, resolution: int | N
         if len(info.front):
             ax.step(info.front["x"], info.front["y"], where="post", color=color, linewidth=2, label=f"{tag}Pareto front")
             ax.scatter(info.front["x"], info.front["y"], s=40, color=color, edgecolors="black", zorder=3)
-        for _, base in info.baselines.iterrows():
+        for position, (_, base) in enumerate(info.baselines.iterrows()):
             ax.scatter([base["x"]], [base["y"]], marker="*", s=160, color=color, edgecolors="black", zorder=4)
-            ax.annotate(base["label"], (base["x"], base["y"]), textcoords="offset points", xytext=(6, -12), fontsize=7)
+            # staggered, so that neighbouring baselines' labels do not overprint each other
+            ax.annotate(base["label"], (base["x"], base["y"]), textcoords="offset points",
+                        xytext=(6, -12 - 9 * (position % 3)), fontsize=7)
         if info.budget is not None:
             ax.axvline(info.budget, color=color, linestyle="--", linewidth=1, label=f"{tag}budget {info.budget:g}{' ms' if info.x == 'latency' else 'M'}")
     x = infos[0].x

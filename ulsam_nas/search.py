@@ -11,8 +11,6 @@ alone describes the results.
 from __future__ import annotations
 
 import dataclasses
-import logging
-import math
 import os
 import time
 import warnings
@@ -36,7 +34,6 @@ from .storage import Heartbeat, StudyLock, make_storage, sweep_orphans, worker_i
 
 __all__ = ["SAMPLERS", "SearchOutcome", "SearchSettings", "TrialEvent", "open_study", "run_search"]
 
-log = logging.getLogger("ulsam_nas")
 
 DEFAULT_STORAGE = "sqlite:///ulsam-nas.db"
 DEFAULT_SAMPLER = "tpe"
@@ -405,9 +402,6 @@ def run_search(
     resolution = settings.resolution or space.resolution
     if resolution < 32:
         raise ValueError(f"resolution: must be >= 32 pixels, got {resolution}")
-    budgets = settings.parsed_budgets()
-    if any(b.metric == "latency" for b in budgets) and settings.latency_device != "cpu":
-        log.info("latency is measured on %s", settings.latency_device)
     data = load_dataset(settings.dataset, settings.proxy.resolution, settings.data_dir, settings.download,
                         train_subset=settings.proxy.train_subset, seed=0)
     objective = _Objective(settings, space, data)

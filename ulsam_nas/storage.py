@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import os
 import socket
+import tempfile
 import threading
 import warnings
 from pathlib import Path
@@ -105,7 +106,6 @@ class StudyLock:
     def __init__(self, url: str, study_name: str) -> None:
         self.url, self.study_name = url, study_name
         self._engine = None
-        self._file = None
         if url.startswith("postgresql"):
             import sqlalchemy
 
@@ -113,7 +113,9 @@ class StudyLock:
             self._key = int.from_bytes(hashlib.sha256(study_name.encode()).digest()[:8], "big", signed=True)
         else:
             path = _sqlite_path(url) or (Path(url[len("journal:"):]) if url.startswith("journal:") else None)
-            self._path = None if path is None else path.with_name(path.name + f".{study_name}.lock")
+            # File storages are shared by processes of one machine only: the lock lives in its temp folder.
+            key = hashlib.sha256(f"{path.resolve() if path else url}:{study_name}".encode()).hexdigest()[:16]
+            self._path = None if path is None else Path(tempfile.gettempdir()) / f"ulsam-nas-{key}.lock"
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
