@@ -75,3 +75,14 @@ def test_baseline_gains_name_the_best_point_that_costs_no_more():
     front = pareto_front(trials, ["accuracy", "flops"])
     (line,) = baseline_gains(trials, front)
     assert "vs vanilla (trial 0" in line and "trial 1 reaches 93.0% (+3.0 points)" in line and "(-33.3%)" in line
+
+
+def test_format_front_with_gains_shows_the_difference_from_the_baseline():
+    from ulsam_nas.report import format_front
+
+    trials = frame({"accuracy": 0.90, "flops": 300e6, "params": 3e6, "baseline": "vanilla", "summary": "v2 w1"},
+                   {"accuracy": 0.93, "flops": 150e6, "params": 1e6, "summary": "v2 w0.5"})
+    front = pareto_front(trials, ["accuracy", "flops"])
+    text = format_front(front, gains=trials.iloc[0])
+    assert "vs vanilla (points)" in text.splitlines()[0]
+    assert "+3.0" in text and "-50.0%" in text
