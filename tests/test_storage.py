@@ -99,11 +99,11 @@ def test_three_workers_share_one_postgres_study_exactly(postgres, space):
 
 def kill_mid_trial_then_rerun(space, storage, study, trials):
     """SIGKILL a worker while it trains a trial, then let another worker finish the study."""
-    victim = start_worker(space, storage, study, trials, epochs=6)
+    victim = start_worker(space, storage, study, trials, epochs=15)  # long enough to be killed inside a trial
     running = wait_for_running(storage, study)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    rerun = start_worker(space, storage, study, trials, epochs=6)
+    rerun = start_worker(space, storage, study, trials, epochs=15)
     _, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err[-1500:]
     loaded = check_complete(storage, study, trials)
@@ -148,7 +148,8 @@ def test_ctrl_c_marks_the_trial_says_how_to_resume_and_the_rerun_completes(tmp_p
     storage = f"sqlite:///{tmp_path}/c.db"
     command = [sys.executable, "-m", "ulsam_nas", "search", "--space", space, "--storage", storage, "--study", "c",
                "--trials", "3", "--proxy-resolution", "16", "--proxy-subset", "128", "--sampler", "random", "--quiet"]
-    process = subprocess.Popen([*command, "--proxy-epochs", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    # 20 epochs: long enough a trial that the interrupt lands inside it
+    process = subprocess.Popen([*command, "--proxy-epochs", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=dict(os.environ, OMP_NUM_THREADS="1"))
     wait_for_running(storage, "c")
     process.send_signal(signal.SIGINT)
@@ -156,7 +157,7 @@ def test_ctrl_c_marks_the_trial_says_how_to_resume_and_the_rerun_completes(tmp_p
     assert process.returncode == 130 and "Rerun the same command to resume" in err and "Traceback" not in err
     loaded = open_study(storage, "c")
     assert not [t for t in loaded.trials if t.state == optuna.trial.TrialState.RUNNING]
-    rerun = subprocess.run([*command, "--proxy-epochs", "1"], capture_output=True, text=True, timeout=300,
+    rerun = subprocess.run([*command, "--proxy-epochs", "20"], capture_output=True, text=True, timeout=300,
                            env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert rerun.returncode == 0, rerun.stderr[-1500:]
     check_complete(storage, "c", 3)
