@@ -166,3 +166,9 @@ def test_study_definition_files(tmp_path):
 def test_invalid_settings(overrides, message):
     with pytest.raises(ValueError, match=message):
         SearchSettings(**overrides)
+
+
+def test_quickstart_study_is_what_the_default_command_runs():
+    quickstart, default = SearchSettings.load("quickstart"), SearchSettings(budgets=("300M-flops",))
+    for name in ("space", "dataset", "budgets", "objectives", "sampler", "seed", "trials", "proxy", "resolution"):
+        assert getattr(quickstart, name) == getattr(default, name), name
