@@ -149,8 +149,10 @@ def test_ctrl_c_marks_the_trial_says_how_to_resume_and_the_rerun_completes(tmp_p
     command = [sys.executable, "-m", "ulsam_nas", "search", "--space", space, "--storage", storage, "--study", "c",
                "--trials", "3", "--proxy-resolution", "16", "--proxy-subset", "128", "--sampler", "random", "--quiet"]
     # 20 epochs: long enough a trial that the interrupt lands inside it
+    # A runner that starts us in the background leaves SIGINT ignored, and children inherit that: restore it.
     process = subprocess.Popen([*command, "--proxy-epochs", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=dict(os.environ, OMP_NUM_THREADS="1"))
+                               env=dict(os.environ, OMP_NUM_THREADS="1"),
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for_running(storage, "c")
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
