@@ -61,9 +61,11 @@ def start_worker(space, storage, study, trials, epochs=1, seed=0):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for_running(storage, study, timeout=120):
+def wait_for_running(storage, study, timeout=120, process=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the worker exited early: {process.stderr.read()[-1500:]}")
         try:
             loaded = open_study(storage, study)
             running = [t for t in loaded.trials if t.state == optuna.trial.TrialState.RUNNING and "config" in t.user_attrs]
@@ -149,11 +151,13 @@ def test_ctrl_c_marks_the_trial_says_how_to_resume_and_the_rerun_completes(tmp_p
     command = [sys.executable, "-m", "ulsam_nas", "search", "--space", space, "--storage", storage, "--study", "c",
                "--trials", "3", "--proxy-resolution", "16", "--proxy-subset", "128", "--sampler", "random", "--quiet"]
     # 20 epochs: long enough a trial that the interrupt lands inside it
-    # A runner that starts us in the background leaves SIGINT ignored, and children inherit that: restore it.
-    process = subprocess.Popen([*command, "--proxy-epochs", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=dict(os.environ, OMP_NUM_THREADS="1"),
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    wait_for_running(storage, "c")
+    # A runner that starts us in the background leaves SIGINT ignored, and children inherit that: the child
+    # restores Python's handler itself (preexec_fn is unsafe in this threaded process).
+    with_sigint = [sys.executable, "-c", "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                   "sys.argv = sys.argv[1:]; from ulsam_nas.cli import main; main()", *command[2:]]
+    process = subprocess.Popen([*with_sigint, "--proxy-epochs", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    wait_for_running(storage, "c", process=process)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130 and "Rerun the same command to resume" in err and "Traceback" not in err
