@@ -204,8 +204,7 @@ class SearchOutcome:
 
 def _finished(study: optuna.Study) -> int:
     """Trials that count towards the target: evaluated, not cut off by a crash or Ctrl-C."""
-    return sum(1 for t in study.get_trials(deepcopy=False) if t.user_attrs.get("status") in _COUNTED_STATUSES
-               and t.state != optuna.trial.TrialState.RUNNING)
+    return _counts(study)[0]
 
 
 def _make_sampler(name: str, seed: int, trials: int) -> optuna.samplers.BaseSampler:
@@ -443,10 +442,13 @@ def run_search(
     return SearchOutcome(study, storage, name, settings, space, _finished(study) - done_before, interrupted)
 
 
-def _claimed(study: optuna.Study) -> int:
-    """Trials that count towards the target or are being evaluated right now."""
-    running = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)))
-    return _finished(study) + running
+def _counts(study: optuna.Study) -> tuple[int, int]:
+    """(finished, claimed): trials that count towards the target, and those plus the ones running now."""
+    trials = study.get_trials(deepcopy=False)
+    running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials)
+    finished = sum(t.state != optuna.trial.TrialState.RUNNING and t.user_attrs.get("status") in _COUNTED_STATUSES
+                   for t in trials)
+    return finished, finished + running
 
 
 def _run_trials(study: optuna.Study, objective: _Objective, lock: StudyLock, settings: SearchSettings,
@@ -460,7 +462,7 @@ def _run_trials(study: optuna.Study, objective: _Objective, lock: StudyLock, set
     while settings.timeout is None or time.monotonic() - started < settings.timeout:
         with lock.held():
             sweep_orphans(study)
-            claimed, finished = _claimed(study), _finished(study)
+            finished, claimed = _counts(study)
             if claimed >= settings.trials:
                 if finished >= settings.trials:
                     return False
