@@ -37,28 +37,37 @@ def _sqlite_path(url: str) -> Path | None:
 
 
 def make_storage(url: str, heartbeat_seconds: int = HEARTBEAT_SECONDS, grace_seconds: int = GRACE_SECONDS):
-    """An Optuna storage for ``url``; databases get heartbeats and retry trials of dead workers."""
-    try:
-        if url.startswith("journal:"):
-            from optuna.storages.journal import JournalFileBackend, JournalStorage
+    """An Optuna storage for ``url``; databases get heartbeats and retry trials of dead workers.
 
-            path = Path(url[len("journal:"):]).expanduser()
-            if not path.parent.exists():
-                raise ValueError(f"storage: folder {path.parent} does not exist")
-            return JournalStorage(JournalFileBackend(str(path)))
-        if url.startswith("sqlite:///") and not _sqlite_path(url).parent.exists():
-            raise ValueError(f"storage: folder {_sqlite_path(url).parent} does not exist")
-        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeat options
-        return optuna.storages.RDBStorage(
-            url, heartbeat_interval=heartbeat_seconds, grace_period=grace_seconds,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2),
-            engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None,
-        )
+    Opening a new database creates its tables: processes opening one at the same moment would
+    collide, so they take turns (a lock for the storage as a whole).
+    """
+    try:
+        with StudyLock(url, "").held():
+            return _open_storage(url, heartbeat_seconds, grace_seconds)
     except ValueError:
         raise
     except Exception as error:  # the driver's own error: unreachable host, bad credentials, missing driver
         first = str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__
         raise ValueError(f"storage: cannot open {url}: {first}") from None
+
+
+def _open_storage(url: str, heartbeat_seconds: int, grace_seconds: int):
+    if url.startswith("journal:"):
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        path = Path(url[len("journal:"):]).expanduser()
+        if not path.parent.exists():
+            raise ValueError(f"storage: folder {path.parent} does not exist")
+        return JournalStorage(JournalFileBackend(str(path)))
+    if url.startswith("sqlite:///") and not _sqlite_path(url).parent.exists():
+        raise ValueError(f"storage: folder {_sqlite_path(url).parent} does not exist")
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeat options
+    return optuna.storages.RDBStorage(
+        url, heartbeat_interval=heartbeat_seconds, grace_period=grace_seconds,
+        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2),
+        engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None,
+    )
 
 
 def worker_id() -> dict[str, object]:
