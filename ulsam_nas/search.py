@@ -579,6 +579,10 @@ def run_workers(settings: SearchSettings, workers: int) -> SearchOutcome:
     space = load_space(settings.space)
     name = settings.study or settings.default_study_name(space)
     per_worker = dataclasses.replace(per_worker, study=name, storage=storage)  # the study is created under its lock
+    try:
+        done_before = _finished(open_study(storage, name))
+    except ValueError:  # a new study: the first worker creates it
+        done_before = 0
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_worker, args=(per_worker,)) for _ in range(workers)]
     for process in processes:
@@ -592,4 +596,4 @@ def run_workers(settings: SearchSettings, workers: int) -> SearchOutcome:
         for process in processes:
             process.join()
     study = open_study(storage, name)
-    return SearchOutcome(study, storage, name, settings, space, _finished(study), interrupted)
+    return SearchOutcome(study, storage, name, settings, space, _finished(study) - done_before, interrupted)
