@@ -22,7 +22,7 @@ from pathlib import Path
 WORKER = """
 import sys, optuna
 optuna.logging.set_verbosity(optuna.logging.ERROR)
-from ulsam_nas.proxy import ProxySettings
+from ulsam_nas.training import ProxySettings
 from ulsam_nas.search import SearchSettings, run_search
 run_search(SearchSettings(space=sys.argv[1], storage=sys.argv[2], study=sys.argv[3], trials=int(sys.argv[4]),
            proxy=ProxySettings(epochs=1, resolution=16, train_subset=64, batch_size=32, threads=1)))
@@ -41,7 +41,8 @@ subspaces: [2, 4]
 def run(url: str, trials: int = 45, workers: int = 3) -> dict:
     import optuna
 
-    from ulsam_nas.search import _COUNTED_STATUSES, open_study
+    from ulsam_nas.record import TrialRecord
+    from ulsam_nas.search import open_study
 
     study = f"load-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as folder:
@@ -56,7 +57,7 @@ def run(url: str, trials: int = 45, workers: int = 3) -> dict:
     if any(p.returncode for p in processes):
         raise RuntimeError("\n".join(e[-1000:] for e in errors))
     loaded = open_study(url, study)
-    counted = [t for t in loaded.trials if t.user_attrs.get("status") in _COUNTED_STATUSES]
+    counted = [t for t in loaded.trials if TrialRecord.from_trial(t).counted]
     trained = Counter(t.user_attrs["config_key"] for t in counted if t.user_attrs["status"] == "trained")
     outside = [(t.datetime_complete - t.datetime_start).total_seconds() - t.user_attrs["train_seconds"]
                - t.user_attrs.get("cost_seconds", 0.0) for t in counted]

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ulsam_nas import ArchConfig, build_model
 from ulsam_nas.data import load_dataset
-from ulsam_nas.proxy import ProxySettings, evaluate_accuracy, recalibrate_batchnorm, train_proxy
+from ulsam_nas.training import ProxySettings, evaluate, recalibrate_batchnorm, train_proxy
 
 
 def plain_loop(config, data, settings: ProxySettings, seed: int) -> tuple[float, float]:
@@ -46,7 +46,7 @@ def plain_loop(config, data, settings: ProxySettings, seed: int) -> tuple[float,
             seen += len(labels)
         seconds += time.perf_counter() - start
     recalibrate_batchnorm(model, data.train_images, mean, std)
-    return seen / seconds, evaluate_accuracy(model, data.val_images, data.val_labels, mean, std)
+    return seen / seconds, evaluate(model, data.val_images, data.val_labels, mean, std).top1
 
 
 def run(epochs: int | None = None, seed: int = 0) -> dict:

@@ -86,3 +86,14 @@ def test_format_front_with_gains_shows_the_difference_from_the_baseline():
     text = format_front(front, gains=trials.iloc[0])
     assert "vs vanilla (points)" in text.splitlines()[0]
     assert "+3.0" in text and "-50.0%" in text
+
+
+def test_vectorised_front_matches_the_pairwise_definition():
+    import numpy as np
+
+    from ulsam_nas.report import non_dominated
+
+    rng = np.random.default_rng(0)
+    losses = rng.integers(0, 6, size=(60, 3)).astype(float)  # many ties
+    expected = [not any((other <= point).all() and (other < point).any() for other in losses) for point in losses]
+    assert non_dominated(losses).tolist() == expected

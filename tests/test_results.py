@@ -11,10 +11,12 @@ from ulsam_nas.calibrate import calibrate
 from ulsam_nas.cli import app
 from ulsam_nas.export import export_trial, select_trial
 from ulsam_nas.plots import front_plot_info, hypervolume_histories, plot_fronts
-from ulsam_nas.proxy import ProxySettings
+from ulsam_nas.training import ProxySettings
 from ulsam_nas.search import SearchSettings, run_search
 
 from .conftest import TINY_SPACE
+
+pytestmark = pytest.mark.slow  # the shared study is a real search
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +54,13 @@ def test_export_best_under_a_budget_round_trips(finished, tmp_path):
     chosen = select_trial(outcome.study, best=True, under=parse_budget("10M-flops"))
     path = export_trial(outcome.study, chosen, tmp_path / "winner.yaml", outcome.storage)
     config = ArchConfig.load(path)
-    assert config.to_dict() == chosen.user_attrs["config"]
-    assert measure_costs(config, resolution=64).flops == chosen.user_attrs["flops"]  # what the front says
+    assert config.to_dict() == chosen.config
+    assert measure_costs(config, resolution=64).flops == chosen.flops  # what the front says
     build_model(config)
     provenance = __import__("yaml").safe_load(path.read_text())["provenance"]
     assert provenance["trial"] == chosen.number and provenance["study"] == "r" and "torch" in provenance["versions"]
     front = outcome.front()
-    assert chosen.user_attrs["accuracy"] == front["accuracy"].max()
+    assert chosen.accuracy == front["accuracy"].max()
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["BlockSpec", "BACKBONES", "backbone_blocks", "classifier_channels", "feature_sizes", "make_divisible", "valid_subspaces"]
+__all__ = ["BlockSpec", "BACKBONES", "backbone_blocks", "classifier_channels", "describe_blocks", "feature_sizes",
+           "make_divisible", "valid_subspaces"]
 
 STEM = "conv3x3"
 DEPTHWISE_SEPARABLE = "depthwise_separable"
@@ -116,3 +117,14 @@ def valid_subspaces(channels: int, choices: tuple[int, ...] | None = None) -> li
     """Subspace counts that divide ``channels`` (all divisors, or those among ``choices``)."""
     candidates = choices if choices is not None else range(1, channels + 1)
     return [g for g in candidates if channels % g == 0]
+
+
+def describe_blocks(backbone: str, width: float, resolution: int) -> list[dict]:
+    """Every numbered block: kind, channels, stride, output size, droppable, valid ULSAM subspace counts."""
+    specs = backbone_blocks(backbone, width)
+    return [
+        {"index": spec.index, "kind": spec.kind, "in_channels": spec.in_channels, "out_channels": spec.out_channels,
+         "stride": spec.stride, "feature_size": size, "droppable": spec.droppable,
+         "ulsam_subspaces": valid_subspaces(spec.out_channels)}
+        for spec, size in zip(specs, feature_sizes(specs, resolution))
+    ]

@@ -10,16 +10,15 @@ import math
 import re
 from dataclasses import dataclass
 
-from ._text import format_count
 from .costs import CostReport
+from .metrics import COST_METRICS, METRICS
+from .text import format_count
 
 __all__ = ["Budget", "parse_budget"]
 
 _SCALES = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9}
 _PATTERN = re.compile(r"^\s*(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[KMG]?|ms)-(?P<metric>flops|params|latency)\s*$", re.I)
 _FORMAT_HELP = "use <number><K|M|G>-flops, <number><K|M|G>-params or <number>ms-latency, e.g. 300M-flops"
-
-METRIC_FIELDS = {"flops": "flops", "params": "params", "latency": "latency_ms"}
 
 
 @dataclass(frozen=True)
@@ -30,13 +29,13 @@ class Budget:
     limit: float
 
     def __post_init__(self) -> None:
-        if self.metric not in METRIC_FIELDS:
-            raise ValueError(f"budget: unknown metric {self.metric!r}; valid: {', '.join(METRIC_FIELDS)}")
+        if self.metric not in COST_METRICS:
+            raise ValueError(f"budget: unknown metric {self.metric!r}; valid: {', '.join(COST_METRICS)}")
         if not (isinstance(self.limit, (int, float)) and math.isfinite(self.limit) and self.limit > 0):
             raise ValueError(f"budget: limit must be a positive number, got {self.limit!r}")
 
     def value(self, costs: CostReport) -> float:
-        value = getattr(costs, METRIC_FIELDS[self.metric])
+        value = getattr(costs, METRICS[self.metric].column)
         if value is None:
             raise ValueError(f"budget {self}: the cost report has no {self.metric} (latency was not measured)")
         return float(value)

@@ -16,8 +16,9 @@ import optuna
 
 from .config import ArchConfig
 from .data import load_dataset
-from .proxy import ProxySettings, train_proxy
+from .record import Status, StudyMeta
 from .report import pareto_front, trials_frame
+from .training import ProxySettings, train_proxy
 
 __all__ = ["CalibrationReport", "calibrate", "pick_spread"]
 
@@ -47,7 +48,7 @@ class CalibrationReport:
 
 def pick_spread(frame, objectives, count: int) -> list[int]:
     """Up to ``count`` trained trials: half from the front, the rest evenly across the others' accuracy ranks."""
-    trained = frame[frame["status"] == "trained"].dropna(subset=["accuracy"]).sort_values("accuracy")
+    trained = frame[frame["status"] == Status.TRAINED.value].dropna(subset=["accuracy"]).sort_values("accuracy")
     if len(trained) < 3:
         raise ValueError(f"calibrate: needs at least 3 trained trials, the study has {len(trained)}")
     front = [t for t in pareto_front(frame, objectives)["trial"] if t in set(trained["trial"])][: max(1, count // 2)]
@@ -64,14 +65,15 @@ def calibrate(study: optuna.Study, count: int = 6, epochs: int | None = None, th
     """Retrain ``count`` of the study's trials for ``epochs`` (default 3x the proxy's) and correlate."""
     from scipy import stats
 
-    settings = study.user_attrs.get("settings")
-    if not settings:
+    meta = StudyMeta.from_study(study)
+    if not meta.written:
         raise ValueError(f"calibrate: study {study.study_name!r} was not written by ulsam-nas search")
+    settings = meta.settings
     proxy = ProxySettings(**settings["proxy"], threads=threads)
     long_epochs = epochs or 3 * proxy.epochs
     long = dataclasses.replace(proxy, epochs=long_epochs)
     frame = trials_frame(study)
-    chosen = pick_spread(frame, study.user_attrs.get("objectives", ["accuracy", "flops"]), count)
+    chosen = pick_spread(frame, meta.objectives, count)
     data = load_dataset(settings["dataset"], proxy.resolution, train_subset=proxy.train_subset, seed=0)
     rows = frame.set_index("trial").loc[chosen]
     long_accuracy = []
@@ -92,5 +94,5 @@ def calibrate(study: optuna.Study, count: int = 6, epochs: int | None = None, th
     (kendall_proxy, spearman_proxy), (kendall_flops, spearman_flops) = correlations(proxy_accuracy), correlations(flops)
     report = CalibrationReport(study.study_name, chosen, proxy_accuracy, long_accuracy, flops, proxy.epochs, long_epochs,
                                kendall_proxy, spearman_proxy, kendall_flops, spearman_flops)
-    study.set_user_attr("calibration", report.to_dict())
+    StudyMeta.write_calibration(study, report.to_dict())
     return report

@@ -12,13 +12,12 @@ import copy
 import statistics
 import time
 import warnings
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Iterator
 
 import torch
 from torch import nn
 
+from . import runtime
 from .builder import build_model
 from .config import ArchConfig
 
@@ -101,17 +100,6 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     return folded
 
 
-@contextmanager
-def _threads(count: int | None) -> Iterator[int]:
-    previous = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(previous)
-
-
 def measure_latency(
     model: nn.Module,
     resolution: int = DEFAULT_RESOLUTION,
@@ -143,7 +131,7 @@ def measure_latency(
         sync()
         return time.perf_counter() - start
 
-    with _threads(threads if torch_device.type == "cpu" else None) as used_threads, torch.inference_mode():
+    with runtime.threads(threads if torch_device.type == "cpu" else None) as used_threads, torch.inference_mode():
         warm = 0.0
         while warm < warmup_s:
             warm += run()

@@ -48,3 +48,20 @@ def export_model(model: torch.nn.Module, path: str | Path, fmt: str, resolution:
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (actual,) = session.run(None, {"images": inputs.numpy()})
     return ExportCheck(path, fmt, float((torch.from_numpy(actual) - expected).abs().max()))
+
+
+def check_formats(formats: list[str]) -> None:
+    """Refuse an unknown export format before anything is trained."""
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise ValueError(f"--export: unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+
+
+def export_trained(out: str | Path, formats: list[str], resolution: int) -> list[ExportCheck]:
+    """Export the best model of a ``train`` output folder in each of ``formats``, each checked against PyTorch."""
+    from .training import load_trained
+
+    out = Path(out)
+    _, model = load_trained(out)
+    names = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
+    return [export_model(model, out / names[fmt], fmt, resolution) for fmt in formats]

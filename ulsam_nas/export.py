@@ -1,4 +1,4 @@
-"""Choosing a trial of a study and exporting its architecture config with provenance."""
+"""Taking results out of a study: a trial's config with provenance, and the fronts as plots and tables."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from pathlib import Path
 import optuna
 
 from .budgets import Budget
-from .config import ArchConfig
-from .report import OBJECTIVES, pareto_front, trials_frame
+from .files import checked_output
+from .metrics import get_metric
+from .record import StudyMeta, TrialRecord
+from .report import front_table, pareto_front, study_objectives, trials_frame
 
-__all__ = ["export_trial", "select_trial"]
+__all__ = ["export_fronts", "export_trial", "select_trial"]
 
 
 def select_trial(study: optuna.Study, trial: int | None = None, best: bool = False, under: Budget | None = None,
-                 objective: str = "accuracy") -> optuna.trial.FrozenTrial:
+                 objective: str = "accuracy") -> TrialRecord:
     """Trial ``trial``, or with ``best`` the front point best in ``objective`` among those within ``under``."""
     if (trial is None) == (not best):
         raise ValueError("export: give either --trial N or --best")
@@ -26,22 +28,19 @@ def select_trial(study: optuna.Study, trial: int | None = None, best: bool = Fal
         found = [t for t in trials if t.number == trial]
         if not found:
             raise ValueError(f"trial: study {study.study_name!r} has no trial {trial}; it has trials 0-{len(trials) - 1}")
-        if "config" not in found[0].user_attrs:
-            raise ValueError(f"trial: trial {trial} of {study.study_name!r} has no architecture config (it never started)")
-        return found[0]
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective: unknown objective {objective!r}; valid: {', '.join(OBJECTIVES)}")
-    objectives = study.user_attrs.get("objectives", ["accuracy", "flops"])
-    front = pareto_front(trials_frame(study), objectives)
+        record = TrialRecord.from_trial(found[0])
+        record.arch_config()  # says so when the trial never started
+        return record
+    metric = get_metric(objective, "objective")
+    front = pareto_front(trials_frame(study), study_objectives(study))
     if under is not None:
-        front = front[front[OBJECTIVES[under.metric][0]] <= under.limit]
-    column, maximise = OBJECTIVES[objective]
-    front = front.dropna(subset=[column])
+        front = front[front[get_metric(under.metric).column] <= under.limit]
+    front = front.dropna(subset=[metric.column])
     if front.empty:
         where = f" within {under}" if under else ""
         raise ValueError(f"export: no evaluated trial on the front of {study.study_name!r}{where}")
-    chosen = front.sort_values([column, "flops"], ascending=[not maximise, True]).iloc[0]
-    return trials[int(chosen["trial"])]
+    chosen = front.sort_values([metric.column, "flops"], ascending=[not metric.maximise, True]).iloc[0]
+    return TrialRecord.from_trial(trials[int(chosen["trial"])])
 
 
 def _versions() -> dict[str, str]:
@@ -54,24 +53,41 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def export_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial, out: str | Path, storage: str) -> Path:
+def export_trial(study: optuna.Study, record: TrialRecord, out: str | Path, storage: str) -> Path:
     """Write the trial's config as YAML plus provenance that ``ArchConfig.load`` ignores."""
-    config = ArchConfig.from_dict(trial.user_attrs["config"])
-    attrs = trial.user_attrs
-    settings = study.user_attrs.get("settings", {})
-    metrics = {key: attrs[key] for key in ("accuracy", "flops", "params", "latency_ms") if key in attrs
-               and not (isinstance(attrs[key], float) and math.isnan(attrs[key]))}
+    config = record.arch_config()
+    meta = StudyMeta.from_study(study)
+    metrics = {key: value for key in ("accuracy", "flops", "params", "latency_ms")
+               if (value := getattr(record, key)) is not None and not (isinstance(value, float) and math.isnan(value))}
     provenance = {
-        "study": study.study_name, "storage": storage, "trial": trial.number, "status": attrs.get("status"),
-        "baseline": attrs.get("baseline"), "metrics": metrics, "resolution": settings.get("resolution"),
-        "dataset": settings.get("dataset"), "proxy": settings.get("proxy"), "seed": settings.get("seed"),
-        "sampler": study.user_attrs.get("sampler"), "versions": _versions(),
+        "study": study.study_name, "storage": storage, "trial": record.number, "status": record.status.value,
+        "baseline": record.baseline or None, "metrics": metrics, "resolution": meta.resolution,
+        "dataset": meta.settings.get("dataset"), "proxy": meta.settings.get("proxy"), "seed": meta.settings.get("seed"),
+        "sampler": meta.sampler or None, "versions": _versions(),
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    out = Path(out).expanduser()
-    if not out.parent.exists():
-        raise ValueError(f"--out: folder {out.parent} does not exist")
-    try:
-        return config.save(out, provenance={k: v for k, v in provenance.items() if v is not None})
-    except OSError as error:
-        raise ValueError(f"--out: cannot write {out}: {error.strerror or error}") from None
+    provenance = {k: v for k, v in provenance.items() if v is not None}
+    return checked_output(out, lambda path: config.save(path, provenance=provenance), "--out")
+
+
+def export_fronts(studies: list[optuna.Study], plot: str | Path | None = None, x: str = "flops", y: str = "accuracy",
+                  csv: str | Path | None = None, json: str | Path | None = None,
+                  hypervolume: str | Path | None = None) -> tuple[int, list[Path]]:
+    """Plot and tabulate the fronts of ``studies``; returns the front's size and the files written.
+
+    With no file asked for, the plot goes to ``pareto.png``.
+    """
+    from .plots import front_plot_info, hypervolume_histories, plot_fronts, plot_hypervolume
+
+    infos = [front_plot_info(study, x, y) for study in studies]
+    written = []
+    if plot is not None or (csv is None and json is None and hypervolume is None):
+        written.append(plot_fronts(infos, plot or Path("pareto.png"), StudyMeta.from_study(studies[0]).resolution))
+    table = front_table(studies)
+    if csv is not None:
+        written.append(checked_output(csv, lambda path: table.to_csv(path, index=False)))
+    if json is not None:
+        written.append(checked_output(json, lambda path: table.to_json(path, orient="records", indent=2)))
+    if hypervolume is not None:
+        written.append(plot_hypervolume(hypervolume_histories(studies), hypervolume))
+    return len(table), written

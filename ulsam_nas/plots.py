@@ -12,17 +12,14 @@ from pathlib import Path
 import pandas as pd
 
 from .budgets import parse_budget
-from .report import OBJECTIVES, hypervolume_history, pareto_front, trials_frame
+from .files import checked_output
+from .metrics import get_metric
+from .record import EVALUATED, Status, StudyMeta
+from .report import hypervolume_history, pareto_front, trials_frame
 
-__all__ = ["FrontPlotInfo", "front_plot_info", "plot_fronts", "plot_hypervolume"]
+__all__ = ["FrontPlotInfo", "front_plot_info", "hypervolume_histories", "plot_fronts", "plot_hypervolume"]
 
-AXIS_LABELS = {
-    "flops": "FLOPs (multiply-accumulates, papers' convention) [M]",
-    "params": "parameters [M]",
-    "latency": "latency, batch 1 [ms]",
-    "accuracy": "proxy validation top-1 [%]",
-}
-_SCALE = {"flops": 1e-6, "params": 1e-6, "latency": 1.0, "accuracy": 100.0}
+_EVALUATED = [status.value for status in EVALUATED]
 
 
 @dataclass
@@ -41,26 +38,24 @@ class FrontPlotInfo:
 
 
 def front_plot_info(study, x: str = "flops", y: str = "accuracy") -> FrontPlotInfo:
-    for name, axis in ((x, "x"), (y, "y")):
-        if name not in OBJECTIVES:
-            raise ValueError(f"--{axis}: unknown metric {name!r}; valid: {', '.join(OBJECTIVES)}")
+    x_metric, y_metric = get_metric(x, "--x"), get_metric(y, "--y")
     frame = trials_frame(study)
-    x_column, y_column = OBJECTIVES[x][0], OBJECTIVES[y][0]
 
     def pick(rows: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame({"trial": rows["trial"], "x": rows[x_column] * _SCALE[x], "y": rows[y_column] * _SCALE[y],
+        return pd.DataFrame({"trial": rows["trial"], "x": rows[x_metric.column] * x_metric.plot_scale,
+                             "y": rows[y_metric.column] * y_metric.plot_scale,
                              "label": rows["baseline"]}).reset_index(drop=True)
 
     objectives = list(dict.fromkeys([y, x]))
-    evaluated = frame["status"].isin(["trained", "reused"]) & (frame["feasible"] != False)  # noqa: E712
-    budgets = [parse_budget(text) for text in study.user_attrs.get("settings", {}).get("budgets", [])]
-    limits = [b.limit * _SCALE[x] for b in budgets if b.metric == x]
+    evaluated = frame["status"].isin(_EVALUATED) & (frame["feasible"] != False)  # noqa: E712
+    budgets = [parse_budget(text) for text in StudyMeta.from_study(study).budgets]
+    limits = [b.limit * x_metric.plot_scale for b in budgets if b.metric == x]
     front = pick(pareto_front(frame, objectives)).sort_values("x")
     return FrontPlotInfo(
         study=study.study_name, x=x, y=y,
         trained=pick(frame[evaluated]).dropna(subset=["x", "y"]),
-        stopped=pick(frame[frame["status"] == "stopped_early"]).dropna(subset=["x", "y"]),
-        untrained=pick(frame[frame["status"].isin(["infeasible", "failed"])]).dropna(subset=["x"]),
+        stopped=pick(frame[frame["status"] == Status.STOPPED_EARLY.value]).dropna(subset=["x", "y"]),
+        untrained=pick(frame[frame["status"].isin([Status.INFEASIBLE.value, Status.FAILED.value])]).dropna(subset=["x"]),
         front=front.reset_index(drop=True),
         baselines=pick(frame[(frame["baseline"] != "") & evaluated]).dropna(subset=["x", "y"]),
         budget=min(limits) if limits else None,
@@ -68,34 +63,29 @@ def front_plot_info(study, x: str = "flops", y: str = "accuracy") -> FrontPlotIn
 
 
 def _figure():
-    import matplotlib
+    """A figure on its own Agg canvas: no pyplot state, no process-wide backend switch."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    fig = Figure(figsize=(8, 5.5), dpi=120)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
 
-    return plt, *plt.subplots(figsize=(8, 5.5), dpi=120)
 
-
-def _save(plt, fig, out: str | Path) -> Path:
+def _save(fig, out: str | Path) -> Path:
     out = Path(out).expanduser()
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise ValueError(f"--out: {out.name} is not .png, .svg or .pdf")
-    if not out.parent.exists():
-        raise ValueError(f"--out: folder {out.parent} does not exist")
     fig.tight_layout()
-    try:
-        fig.savefig(out)
-    except OSError as error:
-        raise ValueError(f"--out: cannot write {out}: {error.strerror or error}") from None
-    finally:
-        plt.close(fig)
-    return out
+    return checked_output(out, fig.savefig, "--out")
 
 
 def plot_fronts(infos: list[FrontPlotInfo], out: str | Path, resolution: int | None = None) -> Path:
     """Every evaluated trial, each study's front as a step line, baselines labelled, budgets as lines."""
-    plt, fig, ax = _figure()
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    import matplotlib
+
+    fig, ax = _figure()
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     lowest = min([info.trained["y"].min() for info in infos if len(info.trained)] + [0.0])
     for index, info in enumerate(infos):
         color = colors[index % len(colors)]
@@ -118,29 +108,28 @@ def plot_fronts(infos: list[FrontPlotInfo], out: str | Path, resolution: int | N
         if info.budget is not None:
             ax.axvline(info.budget, color=color, linestyle="--", linewidth=1, label=f"{tag}budget {info.budget:g}{' ms' if info.x == 'latency' else 'M'}")
     x = infos[0].x
-    label = AXIS_LABELS[x] + (f" at {resolution}x{resolution}" if resolution and x in ("flops", "latency") else "")
+    label = get_metric(x).axis_label + (f" at {resolution}x{resolution}" if resolution and x in ("flops", "latency") else "")
     ax.set_xlabel(label)
-    ax.set_ylabel(AXIS_LABELS[infos[0].y])
+    ax.set_ylabel(get_metric(infos[0].y).axis_label)
     ax.set_title("Pareto front" + ("s: " + " vs ".join(i.study for i in infos) if len(infos) > 1 else f": {infos[0].study}"),
                  fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    return _save(plt, fig, out)
+    return _save(fig, out)
 
 
 def hypervolume_histories(studies) -> dict[str, pd.DataFrame]:
     histories = {}
     for study in studies:
-        reference = study.user_attrs.get("reference_point")
-        objectives = study.user_attrs.get("objectives")
-        if not reference or not objectives:
+        meta = StudyMeta.from_study(study)
+        if not meta.reference_point or not meta.written:
             raise ValueError(f"study {study.study_name!r} has no recorded reference point (not written by ulsam-nas?)")
-        histories[study.study_name] = hypervolume_history(trials_frame(study), objectives, reference)
+        histories[study.study_name] = hypervolume_history(trials_frame(study), meta.objectives, meta.reference_point)
     return histories
 
 
 def plot_hypervolume(histories: dict[str, pd.DataFrame], out: str | Path) -> Path:
-    plt, fig, ax = _figure()
+    fig, ax = _figure()
     for name, history in histories.items():
         ax.step(history["trials"], history["hypervolume"], where="post", label=name)
     ax.set_xlabel("trials")
@@ -148,4 +137,4 @@ def plot_hypervolume(histories: dict[str, pd.DataFrame], out: str | Path) -> Pat
     ax.set_title("How the front improved", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(plt, fig, out)
+    return _save(fig, out)

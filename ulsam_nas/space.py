@@ -21,11 +21,11 @@ from typing import Any
 
 import yaml
 
-from ._resources import bundled_files, resolve_bundled
+from .resources import bundled_files, resolve_bundled
 from .backbones import backbone_blocks
 from .config import ArchConfig
 
-__all__ = ["SearchSpace", "list_spaces", "load_space"]
+__all__ = ["SearchSpace", "describe_spaces", "list_spaces", "load_space"]
 
 _KEYS = ("name", "description", "backbone", "resolution", "widths", "drop", "ulsam_after", "subspaces")
 
@@ -142,3 +142,8 @@ def list_spaces() -> dict[str, Path]:
 def load_space(name_or_path: str | Path) -> SearchSpace:
     """A bundled space by name (``mobilenet_v2``) or a space file by path."""
     return SearchSpace.load(resolve_bundled("search_spaces", name_or_path, "space"))
+
+
+def describe_spaces() -> list[SearchSpace]:
+    """Every bundled space, loaded."""
+    return [load_space(path) for path in list_spaces().values()]

@@ -1,10 +1,11 @@
 """Proxy training: learns, is repeatable, reports NaN losses."""
 
 import pytest
+import torch
 
 from ulsam_nas import ArchConfig
 from ulsam_nas.data import load_dataset
-from ulsam_nas.proxy import ProxySettings, TrainingDiverged, train_proxy
+from ulsam_nas.training import ProxySettings, TrainingDiverged, train_proxy
 
 SETTINGS = ProxySettings(epochs=3, resolution=24, train_subset=400, batch_size=32, lr=0.05, threads=1)
 CONFIG = ArchConfig(num_classes=10, width=0.35, drop=[15, 16], ulsam=[{"after": 16, "subspaces": 4}])
@@ -15,6 +16,7 @@ def digits():
     return load_dataset("digits", resolution=24)
 
 
+@pytest.mark.slow
 def test_learns_well_above_chance(digits):
     result = train_proxy(CONFIG, digits, SETTINGS, seed=0)
     assert len(result.curve) == 3 and result.accuracy == result.curve[-1]
@@ -49,3 +51,13 @@ def test_mismatches_are_clear_errors(digits):
 def test_invalid_settings(field, value):
     with pytest.raises(ValueError, match=field):
         ProxySettings(**{field: value})
+
+
+def test_leaves_the_global_generator_and_threads_as_it_found_them(digits):
+    torch.manual_seed(99)
+    before, threads = torch.get_rng_state(), torch.get_num_threads()
+    settings = ProxySettings(epochs=1, resolution=24, train_subset=64, batch_size=32, threads=1)
+    first = train_proxy(CONFIG, digits, settings, seed=2)
+    assert torch.equal(torch.get_rng_state(), before) and torch.get_num_threads() == threads
+    torch.manual_seed(0)  # the global state going in does not matter either
+    assert train_proxy(CONFIG, digits, settings, seed=2).curve == first.curve

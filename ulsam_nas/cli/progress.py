@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
-from ._text import format_count
-from .search import TrialEvent
+from ..record import Status
+from ..search import TrialEvent
+from ..text import format_count
+
+
+def trial_line(event: TrialEvent) -> str:
+    record = event.record
+    accuracy = "" if record.accuracy is None else f" acc {record.accuracy:.1%}"
+    costs = "" if record.flops is None else f" {format_count(record.flops)} FLOPs {format_count(record.params)} params"
+    reason = f" ({record.reason})" if record.reason and record.status != Status.TRAINED else ""
+    seconds = 0.0 if record.wall_seconds != record.wall_seconds else record.wall_seconds
+    return (f"[{event.finished}/{event.target}] trial {record.number} {record.status}: {record.summary}"
+            f"{accuracy}{costs} in {seconds:.1f}s{reason}")
+
+
+def worker_line(event: TrialEvent) -> None:
+    """One line per trial from a worker process (``run_workers``' callback: module level, so it pickles)."""
+    print(f"worker {os.getpid()} {trial_line(event)}", flush=True)
 
 
 class SearchProgress:
@@ -50,11 +67,7 @@ class SearchProgress:
         self.task = self.bar.add_task("search", total=target, completed=done, front="")
 
     def trial(self, event: TrialEvent) -> None:
-        accuracy = "" if event.accuracy is None else f" acc {event.accuracy:.1%}"
-        costs = "" if event.flops is None else f" {format_count(event.flops)} FLOPs {format_count(event.params)} params"
-        reason = f" ({event.reason})" if event.reason and event.status != "trained" else ""
-        self._print(f"[{event.finished}/{event.target}] trial {event.number} {event.status}: {event.summary}"
-                    f"{accuracy}{costs} in {event.seconds:.1f}s{reason}")
+        self._print(trial_line(event))
         best = "" if event.best_feasible_accuracy is None else f" | best in budget {event.best_feasible_accuracy:.1%}"
         if self.bar is not None:
             self.bar.update(self.task, completed=event.finished, front=f"front {event.front_size}{best}")

@@ -1,10 +1,12 @@
-"""The search: hard budgets, baselines first, duplicates reused, NaN handled, resume."""
+"""The search loop: hard budgets, baselines first, duplicates reused, NaN handled, resume."""
 
 import optuna
 import pytest
 
-from ulsam_nas.proxy import ProxySettings
+from ulsam_nas.training import ProxySettings, train_proxy
 from ulsam_nas.search import SearchSettings, open_study, run_search
+
+pytestmark = pytest.mark.slow  # every test runs a real search
 
 TINY_PROXY = ProxySettings(epochs=1, resolution=16, train_subset=96, batch_size=32, threads=1)
 
@@ -80,20 +82,16 @@ def test_resume_completes_the_total_and_keeps_what_finished(tmp_path, tiny_space
     assert third.trials_run == 0 and len(third.study.trials) == 4
 
 
-def test_interrupted_trial_is_not_counted_and_is_redone(tmp_path, tiny_space, monkeypatch):
-    import ulsam_nas.search as search
-
-    original = search.train_proxy
+def test_interrupted_trial_is_not_counted_and_is_redone(tmp_path, tiny_space):
     calls = {"n": 0}
 
     def interrupted_once(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
-        return original(*args, **kwargs)
+        return train_proxy(*args, **kwargs)
 
-    monkeypatch.setattr(search, "train_proxy", interrupted_once)
-    outcome = run_search(settings(tmp_path, tiny_space, trials=3))
+    outcome = run_search(settings(tmp_path, tiny_space, trials=3), trainer=interrupted_once)
     assert outcome.interrupted and outcome.trials_run == 1
     resumed = run_search(settings(tmp_path, tiny_space, trials=3))
     frame = resumed.frame()
@@ -139,36 +137,3 @@ def test_latency_objective_is_measured(tmp_path, tiny_space):
     outcome = run_search(settings(tmp_path, tiny_space, objectives=("accuracy", "latency"), trials=1))
     assert outcome.study.trials[0].user_attrs["latency_ms"] > 0
     assert len(outcome.study.trials[0].values) == 2
-
-
-def test_study_definition_files(tmp_path):
-    from ulsam_nas.search import SearchSettings
-
-    for name in ("quickstart", "cub200_mobilenet_v2"):
-        loaded = SearchSettings.load(name)
-        assert loaded.study == name and loaded.trials > 0
-    path = tmp_path / "mine.yaml"
-    path.write_text("space: mobilenet_v1\nbudgets: 400M-flops\nproxy: {epochs: 2}\n")
-    mine = SearchSettings.load(path)
-    assert mine.budgets == ("400M-flops",) and mine.proxy.epochs == 2 and mine.study == "mine"
-    path.write_text("spaec: mobilenet_v1\n")
-    with pytest.raises(ValueError, match="unknown key\\(s\\) spaec"):
-        SearchSettings.load(path)
-
-
-@pytest.mark.parametrize("overrides,message", [
-    ({"budgets": ("300X-flops",)}, "budget: cannot read"),
-    ({"objectives": ("accuracy", "speed")}, "unknown objective speed"),
-    ({"sampler": "cmaes"}, "unknown sampler 'cmaes'"),
-    ({"trials": 0}, "trials: must be a positive integer"),
-    ({"timeout": "soon"}, "timeout: cannot read"),
-])
-def test_invalid_settings(overrides, message):
-    with pytest.raises(ValueError, match=message):
-        SearchSettings(**overrides)
-
-
-def test_quickstart_study_is_what_the_default_command_runs():
-    quickstart, default = SearchSettings.load("quickstart"), SearchSettings(budgets=("300M-flops",))
-    for name in ("space", "dataset", "budgets", "objectives", "sampler", "seed", "trials", "proxy", "resolution"):
-        assert getattr(quickstart, name) == getattr(default, name), name

@@ -17,16 +17,19 @@ from collections import Counter
 import optuna
 import pytest
 
-from ulsam_nas.search import _COUNTED_STATUSES, open_study
+from ulsam_nas.record import TrialRecord
+from ulsam_nas.search import open_study
 
-from .conftest import TINY_SPACE
+from ..conftest import TINY_SPACE
+
+pytestmark = pytest.mark.slow  # real worker processes and servers
 
 POSTGRES = os.environ.get("ULSAM_NAS_TEST_POSTGRES", "postgresql://ulsam:ulsam@localhost/ulsam_test")
 
 WORKER = """
 import sys, optuna
 optuna.logging.set_verbosity(optuna.logging.ERROR)
-from ulsam_nas.proxy import ProxySettings
+from ulsam_nas.training import ProxySettings
 from ulsam_nas.search import SearchSettings, run_search
 space, storage, study, trials, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 outcome = run_search(SearchSettings(space=space, storage=storage, study=study, trials=trials, sampler="random",
@@ -79,7 +82,7 @@ def wait_for_running(storage, study, timeout=120, process=None):
 
 def check_complete(storage, study, trials):
     loaded = open_study(storage, study)
-    counted = [t for t in loaded.trials if t.user_attrs.get("status") in _COUNTED_STATUSES]
+    counted = [t for t in loaded.trials if TrialRecord.from_trial(t).counted]
     assert len(counted) == trials
     assert not [t for t in loaded.trials if t.state == optuna.trial.TrialState.RUNNING]
     trained = Counter(t.user_attrs["config_key"] for t in counted if t.user_attrs["status"] == "trained")
@@ -118,7 +121,7 @@ def test_sigkilled_worker_on_postgres_is_failed_by_heartbeat_and_retried(postgre
     loaded, killed, survivor = kill_mid_trial_then_rerun(space, postgres, f"k-{uuid.uuid4().hex[:8]}", 4)
     # retried: its config was evaluated later, by the survivor
     later = [t for t in loaded.trials if t.number > killed.number and t.params == killed.params
-             and t.user_attrs.get("status") in _COUNTED_STATUSES]
+             and TrialRecord.from_trial(t).counted]
     assert later and later[0].user_attrs["worker"]["pid"] == survivor.pid
 
 

@@ -10,7 +10,7 @@ import torch
 
 from ulsam_nas import ArchConfig, build_model
 from ulsam_nas.deploy import export_model
-from ulsam_nas.train import TrainSettings, load_trained, train
+from ulsam_nas.training import TrainSettings, load_trained, train
 
 CONFIG = ArchConfig(num_classes=1000, width=0.35, drop=[15, 16], ulsam=[{"after": 13, "subspaces": 4}])
 SETTINGS = TrainSettings(epochs=2, resolution=32, batch_size=32, train_subset=96, threads=1)
@@ -71,6 +71,7 @@ def test_exports_match_pytorch(tmp_path, fmt):
     assert check.path.exists() and check.max_abs_difference is not None and check.max_abs_difference < 1e-4
 
 
+@pytest.mark.slow
 def test_ddp_on_two_gloo_processes(tmp_path):
     CONFIG.save(tmp_path / "c.yaml")
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -85,3 +86,10 @@ def test_ddp_on_two_gloo_processes(tmp_path):
     assert result.stdout.count("best top-1") == 1  # only rank 0 reports
     _, model = load_trained(tmp_path / "ddp")
     assert torch.isfinite(model(torch.randn(1, 3, 32, 32))).all()
+
+
+def test_leaves_the_global_generator_and_threads_as_it_found_them(tmp_path):
+    torch.manual_seed(99)
+    before, threads = torch.get_rng_state(), torch.get_num_threads()
+    train(CONFIG, TrainSettings(epochs=1, resolution=32, batch_size=32, train_subset=64, threads=1), tmp_path / "r")
+    assert torch.equal(torch.get_rng_state(), before) and torch.get_num_threads() == threads

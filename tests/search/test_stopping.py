@@ -1,4 +1,4 @@
-from ulsam_nas.stopping import EarlierTrial, StoppingRule
+from ulsam_nas.search.stopping import EarlierTrial, StoppingRule
 
 RULE = StoppingRule(min_trials=3, margin=0.02, first_epoch=2)
 CHEAP = [EarlierTrial((100.0,), (0.5, 0.9, 0.95)) for _ in range(3)]

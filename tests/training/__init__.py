@@ -1,0 +1,1 @@
+"""Tests of ulsam_nas.training: the loop, proxy training and full training."""

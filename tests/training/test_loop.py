@@ -1,0 +1,171 @@
+"""The shared loop on a tiny network: steps and sharding, augmentation, NaN detection, evaluation, schedules."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ulsam_nas import runtime
+from ulsam_nas.training import TrainingDiverged, evaluate, recalibrate_batchnorm
+from ulsam_nas.training.loop import (check_run_settings, make_optimizer, normalise, one_cycle_schedule, train_one_epoch,
+                                     warmup_cosine_schedule)
+
+MEAN, STD = torch.tensor([0.5, 0.5, 0.5]), torch.tensor([0.25, 0.25, 0.25])
+
+
+def tiny_model(classes: int = 3) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(4, classes))
+
+
+def tiny_data(count: int = 20, classes: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    return (torch.randint(0, 256, (count, 3, 8, 8), dtype=torch.uint8, generator=generator),
+            torch.arange(count) % classes)
+
+
+def run_epoch(model, images, labels, lr=0.01, **options):
+    optimizer = make_optimizer(model, lr, 0.9, 0.0)
+    scheduler = one_cycle_schedule(optimizer, lr, 10)
+    return train_one_epoch(model, images, labels, torch.arange(len(labels)), optimizer, scheduler, MEAN, STD,
+                           epoch=options.pop("epoch", 1), **options)
+
+
+class Logits(nn.Module):
+    """Returns fixed logits (one row per image) whatever the input; learns nothing."""
+
+    def __init__(self, rows: list[list[float]]) -> None:
+        super().__init__()
+        self.rows = torch.tensor(rows)
+        self.bias = nn.Parameter(torch.zeros(()))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.rows[: len(images)] + self.bias
+
+
+def test_one_epoch_drops_the_ragged_batch_and_reports_each_step():
+    images, labels = tiny_data(20)
+    steps = []
+    stats = run_epoch(tiny_model(), images, labels, batch_size=6, on_step=lambda step, total: steps.append((step, total)))
+    assert steps == [(1, 3), (2, 3), (3, 3)] and stats.images == 18
+    assert math.isfinite(stats.mean_loss) and stats.mean_loss > 0 and stats.seconds > 0
+
+
+def test_each_process_takes_its_share_of_a_step():
+    images, labels = tiny_data(20)
+    seen = []
+
+    def record(batch):
+        seen.append(len(batch))
+        return batch
+
+    stats = run_epoch(tiny_model(), images, labels, batch_size=4, rank=1, world_size=2, augment=record)
+    assert seen == [4, 4] and stats.images == 8  # 20 images, 8 per step across both processes: 2 steps
+
+
+def test_augmentation_sees_uint8_batches_and_its_output_is_trained_on():
+    images, labels = tiny_data(8)
+    calls = []
+
+    def blank(batch):
+        calls.append(batch.dtype)
+        return torch.zeros_like(batch)
+
+    torch.manual_seed(0)
+    augmented = run_epoch(tiny_model(), images, labels, batch_size=4, augment=blank)
+    torch.manual_seed(0)
+    plain = run_epoch(tiny_model(), torch.zeros_like(images), labels, batch_size=4)
+    assert calls == [torch.uint8, torch.uint8] and augmented.mean_loss == plain.mean_loss
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_a_nan_or_infinite_loss_stops_training_with_where_it_happened(bad):
+    images, labels = tiny_data(8)
+    model = Logits([[bad, 0.0, 0.0]] * 4)
+    with pytest.raises(TrainingDiverged, match=r"loss became (nan|inf) at epoch 3, step 1"):
+        run_epoch(model, images, labels, batch_size=4, epoch=3)
+    assert model.bias.item() == 0.0  # no step taken on the bad loss
+
+
+def test_evaluate_scores_top1_top5_and_loss_and_keeps_the_mode():
+    rows = [[9.0, 1, 2, 3, 4, 5, 6], [0.0, 9, 1, 2, 3, 4, 5], [0.0, 1, 2, 3, 4, 5, 9], [1.0, 1, 1, 1, 1, 1, 1]]
+    labels = torch.tensor([0, 0, 6, 3])  # right, 6th best, right, a tie
+    model = Logits(rows).train()
+    scores = evaluate(model, torch.zeros(4, 3, 2, 2, dtype=torch.uint8), labels, MEAN, STD, batch_size=4)
+    assert model.training
+    assert scores.top1 == 2 / 4  # a tie goes to the first class, as argmax does
+    assert scores.top5 == 3 / 4
+    expected = nn.functional.cross_entropy(torch.tensor(rows), labels).item()
+    assert scores.val_loss == pytest.approx(expected)
+
+
+def test_evaluate_takes_top_k_of_the_classes_there_are():
+    scores = evaluate(Logits([[0.0, 1.0], [1.0, 0.0]]), torch.zeros(2, 3, 2, 2, dtype=torch.uint8), torch.tensor([0, 0]),
+                      MEAN, STD)
+    assert (scores.top1, scores.top5) == (0.5, 1.0)
+
+
+def test_recalibrated_batchnorm_holds_the_statistics_of_the_given_images():
+    images, _ = tiny_data(12)
+    model = tiny_model().eval()
+    recalibrate_batchnorm(model, images, MEAN, STD, count=8, batch_size=4)
+    norm = model[1]
+    with torch.no_grad():
+        features = model[0](normalise(images[:8], MEAN, STD))
+    torch.testing.assert_close(norm.running_mean, features.mean(dim=(0, 2, 3)), rtol=1e-5, atol=1e-5)
+    assert norm.momentum == 0.1 and not model.training
+
+
+def test_normalise_gives_float_channels_last():
+    batch = normalise(torch.full((2, 3, 4, 4), 255, dtype=torch.uint8), MEAN, STD)
+    assert batch.dtype == torch.float32 and batch.is_contiguous(memory_format=torch.channels_last)
+    assert torch.all(batch == 2.0)  # (1 - 0.5) / 0.25
+
+
+def test_warmup_then_cosine_to_zero():
+    optimizer = make_optimizer(nn.Linear(1, 1), 0.4, 0.9, 0.0)
+    scheduler = warmup_cosine_schedule(optimizer, warmup_steps=2, total_steps=6)
+    rates = []
+    for _ in range(6):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[:3] == pytest.approx([0.2, 0.4, 0.4]) and rates[4] == pytest.approx(0.2)  # cosine half-way at step 4
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
+
+
+def test_one_cycle_peaks_after_15_percent_of_the_steps():
+    optimizer = make_optimizer(nn.Linear(1, 1), 0.4, 0.9, 0.0)
+    scheduler = one_cycle_schedule(optimizer, 0.4, 20)
+    rates = []
+    for _ in range(20):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates.index(max(rates)) == 2 and max(rates) == pytest.approx(0.4)
+
+
+class Settings:
+    def __init__(self, **values):
+        self.__dict__.update({"epochs": 1, "resolution": 32, "batch_size": 8, "lr": 0.1} | values)
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("epochs", 0, "run epochs: must be a positive integer"), ("batch_size", True, "run batch_size: must be a positive"),
+    ("resolution", 16, "run resolution: must be >= 32 pixels"), ("lr", math.nan, "run lr: must be a positive number"),
+    ("lr", "0.1", "run lr: must be a positive number"),
+])
+def test_run_settings_are_checked_in_one_place(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        check_run_settings(Settings(**{field: value}), prefix="run ", min_resolution=32)
+
+
+def test_same_seed_same_epoch_and_global_state_untouched():
+    images, labels = tiny_data(16)
+    before = torch.get_rng_state()
+    losses = []
+    for _ in range(2):
+        with runtime.seeded(7):
+            losses.append(run_epoch(tiny_model(), images, labels, batch_size=4).mean_loss)
+    assert losses[0] == losses[1] and torch.equal(torch.get_rng_state(), before)

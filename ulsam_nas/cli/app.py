@@ -1,0 +1,64 @@
+"""The Typer application, its error handling and the options several commands share."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Callable, Optional
+
+import typer
+
+from ..costs import DEFAULT_RESOLUTION
+from ..search import DEFAULT_STORAGE
+
+__all__ = ["ResolutionOption", "StorageOption", "StudyOption", "app", "friendly_errors", "default_help"]
+
+app = typer.Typer(
+    help="Neural architecture search for compact CNNs with ULSAM. FLOPs are multiply-accumulates (MACs), "
+    "the MobileNet/ULSAM papers' convention.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+USAGE_ERROR = 2
+
+
+def fail(message: str, code: int = USAGE_ERROR) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def friendly_errors(command: Callable) -> Callable:
+    """Turn the library's ValueErrors (bad input) into one line and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ValueError as error:
+            fail(str(error))
+        except OSError as error:
+            fail(f"{error.strerror or error}: {error.filename}" if error.filename else str(error), code=1)
+
+    return wrapper
+
+
+def default_help(text: str, default: object) -> str:
+    """Help text that shows a default kept in a settings dataclass (the option itself defaults to "not given")."""
+    return f"{text} (default: {default})"
+
+
+ResolutionOption = Annotated[int, typer.Option(
+    help=f"Deployment input size in pixels (square); costs are those of this size. (default: {DEFAULT_RESOLUTION})",
+    show_default=False)]
+StudyOption = Annotated[Optional[list[str]], typer.Option(
+    "--study", help="Study name (repeatable for pareto); default: the most recent study in the storage.")]
+StorageOption = Annotated[Optional[str], typer.Option(help=f"Optuna storage URL (default: {DEFAULT_STORAGE} here).")]
+
+
+def open_studies(names: Optional[list[str]], storage: Optional[str], one: bool = False):
+    """The named studies (the most recent one when none is named); ``one``: only the first name counts."""
+    from ..search import open_study
+
+    names = names[:1] if one and names else names
+    return [open_study(storage, name) for name in (names or [None])]

@@ -1,0 +1,88 @@
+"""``ulsam-nas search``: flags over a study definition, then the search, then its summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..search import SearchSettings
+from ..training import ProxySettings
+from .app import StorageOption, app, default_help, friendly_errors
+
+_SEARCH, _PROXY = SearchSettings(), ProxySettings()
+
+
+@app.command()
+@friendly_errors
+def search(
+    budget: Annotated[Optional[list[str]], typer.Option(
+        help="Hard budget, repeatable: <n><K|M|G>-flops (multiply-accumulates), <n><K|M|G>-params, <n>ms-latency.")] = None,
+    objective: Annotated[Optional[list[str]], typer.Option(help=default_help(
+        "Objective, repeatable: accuracy (maximised), flops, params, latency (minimised).",
+        ", ".join(_SEARCH.objectives)))] = None,
+    space: Annotated[Optional[str], typer.Option(help=default_help(
+        "Search space: a bundled name (see `ulsam-nas spaces`) or a YAML path.", _SEARCH.space))] = None,
+    dataset: Annotated[Optional[str], typer.Option(help=default_help(
+        "digits (bundled), a torchvision name (cifar10, flowers102, ...) or imagefolder:PATH.", _SEARCH.dataset))] = None,
+    data_dir: Annotated[Optional[str], typer.Option(help="Root folder of torchvision datasets.")] = None,
+    download: Annotated[Optional[bool], typer.Option("--download", help="Let torchvision download the dataset.")] = None,
+    sampler: Annotated[Optional[str], typer.Option(help=default_help("nsga2, tpe or random.", _SEARCH.sampler))] = None,
+    seed: Annotated[Optional[int], typer.Option(help=default_help(
+        "Seed of the sampler and the proxy training.", _SEARCH.seed))] = None,
+    trials: Annotated[Optional[int], typer.Option(help=default_help(
+        "The study's total number of trials (a rerun completes the rest).", _SEARCH.trials))] = None,
+    timeout: Annotated[Optional[str], typer.Option(help="Stop starting trials after this long: 90s, 30m, 2h.")] = None,
+    proxy_epochs: Annotated[Optional[int], typer.Option(help=default_help("Proxy training epochs.", _PROXY.epochs))] = None,
+    proxy_resolution: Annotated[Optional[int], typer.Option(help=default_help(
+        "Proxy training input size in pixels.", _PROXY.resolution))] = None,
+    proxy_subset: Annotated[Optional[int], typer.Option(help=default_help(
+        "At most this many training images for the proxy.", "all"))] = None,
+    proxy_lr: Annotated[Optional[float], typer.Option(help=default_help("Proxy peak learning rate.", _PROXY.lr))] = None,
+    proxy_batch_size: Annotated[Optional[int], typer.Option(help=default_help(
+        "Proxy batch size.", _PROXY.batch_size))] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for proxy training (default: PyTorch's).")] = None,
+    device: Annotated[Optional[str], typer.Option(help=default_help(
+        "Proxy training device: cpu or cuda.", _PROXY.device))] = None,
+    latency_device: Annotated[Optional[str], typer.Option(help=default_help(
+        "Device latency is measured on: cpu or cuda.", _SEARCH.latency_device))] = None,
+    resolution: Annotated[Optional[int], typer.Option(
+        help="Deployment input size in pixels (default: the space's, 224); costs are those of this size.")] = None,
+    early_stopping: Annotated[Optional[bool], typer.Option(
+        "--early-stopping/--no-early-stopping", help=default_help("Stop clearly dominated candidates early.", "on"))] = None,
+    storage: StorageOption = None,
+    study: Annotated[Optional[str], typer.Option(help="Study name (default: from space, dataset and budgets).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="A study definition (studies/NAME.yaml, or its name); flags override it.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Log lines instead of the live progress bar.")] = False,
+    workers: Annotated[int, typer.Option(help="Worker processes on this machine, cores split between them "
+                                              "(needs a journal: or postgresql:// storage).")] = 1,
+) -> None:
+    """Search where to insert ULSAM, how many subspaces each gets and which blocks to drop.
+
+    Scores each candidate by short proxy training and its FLOPs (multiply-accumulates at the
+    deployment resolution), params and latency; prints the Pareto front. Rerun to resume.
+    """
+    import optuna
+
+    from ..report import describe_search
+    from ..search import run_search, run_workers
+    from .progress import SearchProgress, worker_line
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from SearchProgress
+    settings = (SearchSettings.load(config) if config is not None else _SEARCH).override(
+        budgets=budget or None, objectives=objective or None, space=space, dataset=dataset, data_dir=data_dir,
+        download=download, sampler=sampler, seed=seed, trials=trials, timeout=timeout, resolution=resolution,
+        early_stopping=early_stopping, storage=storage, study=study, latency_device=latency_device,
+        proxy={"epochs": proxy_epochs, "resolution": proxy_resolution, "train_subset": proxy_subset, "lr": proxy_lr,
+               "batch_size": proxy_batch_size, "threads": threads, "device": device},
+    )
+    if workers > 1:
+        outcome = run_workers(settings, workers, on_trial=worker_line)
+    else:
+        with SearchProgress(quiet=quiet) as progress:
+            outcome = run_search(settings, on_start=progress.start, on_trial=progress.trial)
+    typer.echo(describe_search(outcome))
+    if outcome.interrupted:
+        typer.echo("Interrupted: the running trial was marked failed. Rerun the same command to resume.", err=True)
+        raise typer.Exit(130)

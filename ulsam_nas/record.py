@@ -1,0 +1,238 @@
+"""What a study stores: the one owner of Optuna user attributes.
+
+A trial's results live in its user attributes so that the storage alone
+describes a study. This module is the only place that names them: the search
+writes through :class:`TrialWriter`, everything else reads a typed
+:class:`TrialRecord` (built like Optuna's ``FrozenTrial``) or a
+:class:`StudyMeta`. Statuses are the :class:`Status` enum.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from typing import Any
+
+import optuna
+
+from .config import ArchConfig
+from .costs import CostReport
+
+__all__ = ["COUNTED", "EVALUATED", "Status", "StudyMeta", "TrialRecord", "TrialWriter"]
+
+
+class Status(str, Enum):
+    """What happened to a trial. The first five are written by the search; the rest describe trials without one."""
+
+    TRAINED = "trained"
+    REUSED = "reused"  # same config as an earlier trial: its result, not retrained
+    INFEASIBLE = "infeasible"  # over a budget: costed, never trained
+    STOPPED_EARLY = "stopped_early"
+    FAILED = "failed"  # training diverged
+    RUNNING = "running"
+    QUEUED = "queued"
+    INTERRUPTED = "interrupted"  # cut off by a crash or Ctrl-C: not counted, redone
+
+    def __str__(self) -> str:
+        return self.value
+
+
+COUNTED = frozenset({Status.TRAINED, Status.REUSED, Status.INFEASIBLE, Status.STOPPED_EARLY, Status.FAILED})
+EVALUATED = frozenset({Status.TRAINED, Status.REUSED})  # have an accuracy that may be on the front
+
+# Costs copied between a CostReport and a record.
+_COST_FIELDS = ("flops", "params", "latency_ms", "latency_iqr_ms")
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """Everything ulsam-nas knows about one trial."""
+
+    number: int
+    state: str  # Optuna's trial state name
+    status: Status
+    config: dict[str, Any] | None = None  # ArchConfig.to_dict()
+    config_key: str = ""  # canonical JSON of the config: equal keys, equal networks
+    summary: str = ""
+    baseline: str = ""  # label of a hand-designed baseline
+    worker: dict[str, Any] | None = None  # host and pid of the process that ran it
+    flops: float | None = None  # multiply-accumulates at the deployment resolution
+    params: float | None = None
+    latency_ms: float | None = None
+    latency_iqr_ms: float | None = None
+    accuracy: float | None = None  # proxy validation top-1 in [0, 1]
+    proxy_curve: tuple[float, ...] = ()
+    images_per_second: float | None = None
+    train_seconds: float = 0.0
+    cost_seconds: float | None = None
+    reason: str = ""
+    reused_from: int | None = None
+    retry_of: int | None = None
+    feasible: bool | None = None  # None: the study has no budgets
+    wall_seconds: float = math.nan
+    values: tuple[float, ...] | None = None  # the objective values told to Optuna
+
+    @property
+    def counted(self) -> bool:
+        """Counts towards the study's trial target."""
+        return self.status in COUNTED and self.state != "RUNNING"
+
+    @property
+    def evaluated(self) -> bool:
+        """Finished, within budget and with an accuracy: may be on the front."""
+        return self.state == "COMPLETE" and self.status in EVALUATED and self.feasible is not False
+
+    def arch_config(self) -> ArchConfig:
+        if self.config is None:
+            raise ValueError(f"trial: trial {self.number} has no architecture config (it never started)")
+        return ArchConfig.from_dict(self.config)
+
+    def cost_report(self, resolution: int) -> CostReport:
+        """The stored costs as the report they were measured as (budgets check these)."""
+        return CostReport(flops=int(self.flops), params=int(self.params), resolution=resolution,
+                          latency_ms=self.latency_ms, latency_iqr_ms=self.latency_iqr_ms)
+
+    def value(self, column: str) -> float:
+        """A metric column (``metrics.Metric.column``) as a float, NaN where not recorded."""
+        value = getattr(self, column)
+        return math.nan if value is None else float(value)
+
+    @classmethod
+    def from_trial(cls, trial: optuna.trial.FrozenTrial) -> "TrialRecord":
+        attrs = trial.user_attrs
+        known = {f.name for f in fields(cls)}
+        stored = {key: value for key, value in attrs.items() if key in known}
+        fallback = {"RUNNING": Status.RUNNING, "WAITING": Status.QUEUED}.get(trial.state.name, Status.INTERRUPTED)
+        wall = (trial.datetime_complete - trial.datetime_start).total_seconds() \
+            if trial.datetime_complete and trial.datetime_start else math.nan
+        constraints = trial.constraints
+        return cls(**stored | {
+            "number": trial.number, "state": trial.state.name,
+            "status": Status(attrs["status"]) if "status" in attrs else fallback,
+            "proxy_curve": tuple(attrs.get("proxy_curve", ())),
+            "feasible": all(v <= 0 for v in constraints.values()) if constraints else None,
+            "wall_seconds": wall, "values": tuple(trial.values) if trial.values else None,
+        })
+
+    def to_attrs(self) -> dict[str, Any]:
+        """The user attributes that store this record (derived and Optuna-owned fields left out)."""
+        derived = {"number", "state", "feasible", "wall_seconds", "values"}
+        attrs = {key: value for key, value in asdict(self).items()
+                 if key not in derived and value not in (None, (), "") or key == "reason"}
+        attrs["status"] = self.status.value
+        if self.proxy_curve:
+            attrs["proxy_curve"] = list(self.proxy_curve)
+        return attrs
+
+    def row(self) -> dict[str, Any]:
+        """One row of a trial table (``report.COLUMNS``)."""
+        return {
+            "trial": self.number, "state": self.state, "status": self.status.value, "baseline": self.baseline,
+            "feasible": self.feasible, "accuracy": self.value("accuracy"), "flops": self.value("flops"),
+            "params": self.value("params"), "latency_ms": self.value("latency_ms"), "summary": self.summary,
+            "config": json.dumps(self.config) if self.config is not None else "", "train_seconds": self.train_seconds,
+            "wall_seconds": self.wall_seconds, "reason": self.reason,
+        }
+
+    @staticmethod
+    def enqueued_attrs(baseline: str | None = None, retry_of: int | None = None) -> dict[str, Any]:
+        """User attributes of a queued trial: a baseline's label, or the trial it retries."""
+        attrs: dict[str, Any] = {}
+        if baseline is not None:
+            attrs["baseline"] = baseline
+        if retry_of is not None:
+            attrs["retry_of"] = retry_of
+        return attrs
+
+
+class TrialWriter:
+    """Writes a running trial's record into the storage, step by step, the status last.
+
+    A trial whose status is stored has a complete record; one without was cut off.
+    """
+
+    def __init__(self, trial: optuna.Trial) -> None:
+        self.trial = trial
+
+    def claimed(self, config: ArchConfig, worker: dict[str, Any]) -> None:
+        for key, value in (("config", config.to_dict()), ("config_key", config.to_json()),
+                           ("summary", config.summary()), ("worker", worker)):
+            self.trial.set_user_attr(key, value)
+
+    def costed(self, costs: CostReport, seconds: float) -> None:
+        for key in _COST_FIELDS:
+            if getattr(costs, key) is not None:
+                self.trial.set_user_attr(key, getattr(costs, key))
+        self.trial.set_user_attr("cost_seconds", seconds)
+
+    def epoch(self, curve: list[float]) -> None:
+        self.trial.set_user_attr("proxy_curve", list(curve))
+
+    def trained(self, accuracy: float, curve: list[float], images_per_second: float) -> None:
+        self.trial.set_user_attr("proxy_curve", list(curve))
+        self.trial.set_user_attr("accuracy", accuracy)
+        self.trial.set_user_attr("images_per_second", images_per_second)
+
+    def reused(self, source: TrialRecord) -> None:
+        if source.accuracy is not None:
+            self.trial.set_user_attr("accuracy", source.accuracy)
+        if source.proxy_curve:
+            self.trial.set_user_attr("proxy_curve", list(source.proxy_curve))
+        self.trial.set_user_attr("reused_from", source.number)
+
+    def finished(self, status: Status, reason: str = "", train_seconds: float = 0.0) -> None:
+        self.trial.set_user_attr("train_seconds", train_seconds)
+        self.trial.set_user_attr("reason", reason)
+        self.trial.set_user_attr("status", status.value)  # last: a trial with a status has a complete record
+
+
+def config_key_of(trial: optuna.trial.FrozenTrial) -> str | None:
+    """The config key alone, without building a whole record (hot path of twin detection)."""
+    return trial.user_attrs.get("config_key")
+
+
+@dataclass(frozen=True)
+class StudyMeta:
+    """Study-level attributes: what defines the study and what was learnt about it as a whole."""
+
+    settings: dict[str, Any] = field(default_factory=dict)  # SearchSettings.defining(): must match on resume
+    objectives: tuple[str, ...] = ("accuracy", "flops")
+    sampler: str = ""
+    validation_images: int | None = None
+    reference_point: dict[str, float] = field(default_factory=dict)  # for the hypervolume
+    baseline_notes: tuple[str, ...] = ()
+    calibration: dict[str, Any] | None = None
+
+    @property
+    def written(self) -> bool:
+        """Whether ulsam-nas search created this study (it always records its settings)."""
+        return bool(self.settings)
+
+    @property
+    def budgets(self) -> list[str]:
+        return list(self.settings.get("budgets", []))
+
+    @property
+    def resolution(self) -> int | None:
+        return self.settings.get("resolution")
+
+    @classmethod
+    def from_study(cls, study: optuna.Study) -> "StudyMeta":
+        attrs = study.user_attrs
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in attrs.items() if key in known}
+        for key in ("objectives", "baseline_notes"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+    def write(self, study: optuna.Study) -> None:
+        for key, value in asdict(self).items():
+            if value is not None:
+                study.set_user_attr(key, list(value) if isinstance(value, tuple) else value)
+
+    @staticmethod
+    def write_calibration(study: optuna.Study, calibration: dict[str, Any]) -> None:
+        study.set_user_attr("calibration", calibration)

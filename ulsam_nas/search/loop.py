@@ -1,0 +1,150 @@
+"""The search loop: claim a trial under the study lock, evaluate it, tell Optuna, repeat.
+
+Claiming (count, then ask) happens under the study lock, so several workers
+together finish exactly ``settings.trials`` trials. A running trial beats its
+heartbeat (database storages); Ctrl-C fails the running trial, which is then
+not counted and is redone by the next run.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import optuna
+import pandas as pd
+
+from ..data import load_dataset
+from ..metrics import METRICS
+from ..record import StudyMeta, TrialRecord
+from ..report import hypervolume, pareto_front, trials_frame
+from ..space import SearchSpace, load_space
+from ..training import TrainingDiverged
+from .ledger import Ledger
+from .objective import Objective, Trainer
+from .samplers import make_sampler
+from .settings import SearchSettings
+from .storage import StorageURL, StudyLock, heartbeat_for, make_storage, sweep_orphans, worker_id
+from .study import check_budget_reachable, prepare_study
+
+__all__ = ["SearchOutcome", "TrialEvent", "run_search"]
+
+
+@dataclass(frozen=True)
+class TrialEvent:
+    """What the progress display hears after each trial."""
+
+    record: TrialRecord
+    finished: int  # trials counted towards the target so far
+    target: int
+    front_size: int
+    best_feasible_accuracy: float | None
+
+
+@dataclass
+class SearchOutcome:
+    study: optuna.Study
+    storage: str
+    study_name: str
+    settings: SearchSettings
+    space: SearchSpace
+    trials_run: int  # by this call
+    interrupted: bool = False
+
+    def frame(self) -> pd.DataFrame:
+        return trials_frame(self.study)
+
+    def front(self) -> pd.DataFrame:
+        return pareto_front(self.frame(), self.settings.objectives)
+
+    @property
+    def reference_point(self) -> dict[str, float]:
+        return StudyMeta.from_study(self.study).reference_point
+
+    def hypervolume(self) -> float:
+        return hypervolume(self.front(), self.settings.objectives, self.reference_point)
+
+
+def run_search(
+    settings: SearchSettings,
+    on_start: Callable[[str, str, int, int, list[str]], None] | None = None,
+    on_trial: Callable[[TrialEvent], None] | None = None,
+    trainer: Trainer | None = None,
+) -> SearchOutcome:
+    """Create or resume the study ``settings`` describe and run it up to ``settings.trials`` trials."""
+    space = load_space(settings.space)
+    if settings.deployment_resolution(space) < 32:
+        raise ValueError(f"resolution: must be >= 32 pixels, got {settings.deployment_resolution(space)}")
+    data = load_dataset(settings.dataset, settings.proxy.resolution, settings.data_dir, settings.download,
+                        train_subset=settings.proxy.train_subset, seed=0)
+    objective = Objective(settings, space, data, **({"trainer": trainer} if trainer else {}))
+    check_budget_reachable(space, settings, data.num_classes)
+
+    storage = StorageURL.parse(settings.storage)
+    name = settings.study_name(space)
+    # Workers sharing a server or journal storage must not all draw the same candidates: mix in the process id.
+    # A single worker on SQLite (the default) is repeatable from --seed.
+    sampler_seed = settings.seed if storage.single_writer else settings.seed + worker_id()["pid"]
+    sampler = make_sampler(settings.sampler, sampler_seed, settings.trials)
+    backend = make_storage(storage, settings.heartbeat_seconds, 3 * settings.heartbeat_seconds)
+    lock = StudyLock(storage, name)
+    with lock.held():  # several workers may start at once: one creates the study and queues the baselines
+        study = optuna.create_study(storage=backend, study_name=name, sampler=sampler, load_if_exists=True,
+                                    directions=[METRICS[o].direction for o in settings.objectives])
+        notes = prepare_study(study, settings, objective, name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(settings.objectives))  # optuna-dashboard shows them
+
+    ledger = Ledger(settings.objectives)
+    ledger.refresh(study)
+    done_before = ledger.finished
+    if on_start:
+        on_start(name, str(storage), settings.trials, done_before, notes)
+    interrupted = _run_trials(study, objective, ledger, lock, settings, on_trial)
+    return SearchOutcome(study, str(storage), name, settings, space, ledger.finished - done_before, interrupted)
+
+
+def _run_trials(study: optuna.Study, objective: Objective, ledger: Ledger, lock: StudyLock, settings: SearchSettings,
+                on_trial: Callable[[TrialEvent], None] | None) -> bool:
+    """Claim and evaluate trials until the study's total is reached; True if interrupted (Ctrl-C)."""
+    started = time.monotonic()
+    while settings.timeout is None or time.monotonic() - started < settings.timeout:
+        with lock.held():
+            sweep_orphans(study)
+            trials = study.get_trials(deepcopy=False)
+            ledger.update(trials)
+            running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials)
+            if ledger.finished + running >= settings.trials:
+                if ledger.finished >= settings.trials:
+                    return False
+                trial = None  # the rest are running elsewhere: see whether they finish or their worker dies
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # "heartbeat is meant for optimize": ours runs below
+                    trial = study.ask()
+                config, twin = objective.claim(trial, worker_id())
+        if trial is None:
+            time.sleep(min(settings.heartbeat_seconds, 5))
+            continue
+        state, values = optuna.trial.TrialState.COMPLETE, None
+        try:
+            with heartbeat_for(study, trial):
+                values = objective(trial, config, ledger, twin)
+        except optuna.TrialPruned:
+            state = optuna.trial.TrialState.PRUNED
+        except TrainingDiverged:
+            state = optuna.trial.TrialState.FAIL
+        except KeyboardInterrupt:  # no status: the trial does not count and will be redone
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return True
+        except BaseException:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        frozen = study.tell(trial, values if state == optuna.trial.TrialState.COMPLETE else None, state=state)
+        (record,) = ledger.update([frozen]) or [TrialRecord.from_trial(frozen)]
+        if on_trial is not None:
+            on_trial(TrialEvent(record, ledger.finished, settings.trials, len(ledger.front), ledger.best_accuracy()))
+    return False

@@ -1,0 +1,129 @@
+"""Evaluating one candidate: config -> costs -> budgets -> reuse -> proxy training -> a trial record.
+
+A candidate over any budget is costed but never trained; a config evaluated
+before takes over that result; otherwise it is scored by proxy training,
+stopping early when clearly dominated. The trainer and the cost measurement
+are injectable (tests and benchmarks pass their own).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import optuna
+
+from ..config import ArchConfig
+from ..costs import CostReport, measure_costs
+from ..data import ImageData
+from ..metrics import METRICS
+from ..record import Status, TrialRecord, TrialWriter
+from ..space import SearchSpace
+from ..training import ProxyResult, TrainingDiverged, train_proxy
+from .ledger import Ledger
+from .settings import SearchSettings
+from .stopping import StoppingRule
+from .storage import trial_state
+
+__all__ = ["Objective", "Trainer"]
+
+# (config, data, proxy settings, seed, on_epoch) -> result; train_proxy's signature.
+Trainer = Callable[..., ProxyResult]
+
+
+class Objective:
+    """Scores claimed trials of one study; writes each trial's record as it goes."""
+
+    def __init__(self, settings: SearchSettings, space: SearchSpace, data: ImageData,
+                 trainer: Trainer = train_proxy, measure: Callable[..., CostReport] = measure_costs) -> None:
+        self.settings, self.space, self.data = settings, space, data
+        self.trainer, self._measure = trainer, measure
+        self.resolution = settings.deployment_resolution(space)
+        # Short proxies are noisy in their first epochs (warm-up): judge only from 60% of the run on.
+        first_epoch = max(2, round(0.6 * settings.proxy.epochs))
+        self.rule = StoppingRule(first_epoch=first_epoch) if settings.early_stopping else None
+
+    def measure(self, config: ArchConfig) -> CostReport:
+        return self._measure(config, self.resolution, latency=self.settings.needs_latency,
+                             device=self.settings.latency_device, threads=self.settings.latency_threads)
+
+    def over_budget(self, costs: CostReport) -> list[str]:
+        """One reason per budget the costs exceed."""
+        return [budget.describe_excess(costs) for budget in self.settings.budgets if budget.violation(costs) > 0]
+
+    def values(self, accuracy: float, costs: CostReport) -> list[float]:
+        return [accuracy if name == "accuracy" else float(getattr(costs, METRICS[name].column))
+                for name in self.settings.objectives]
+
+    def claim(self, trial: optuna.Trial, worker: dict) -> tuple[ArchConfig, int | None]:
+        """Under the study lock: draw the config and note a running trial of the same config to wait for."""
+        config = self.space.suggest(trial, self.data.num_classes)
+        TrialWriter(trial).claimed(config, worker)
+        key = config.to_json()
+        running = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        twin = next((t.number for t in running if t.number != trial.number and TrialRecord.from_trial(t).config_key == key),
+                    None)
+        return config, twin
+
+    def __call__(self, trial: optuna.Trial, config: ArchConfig, ledger: Ledger, twin: int | None = None) -> list[float]:
+        """Evaluate a claimed trial; returns the objective values (raises TrialPruned when stopped early)."""
+        started = time.perf_counter()
+        if twin is not None:  # another worker trains this config right now: wait for its result, don't train it twice
+            while trial_state(trial.study, twin) == optuna.trial.TrialState.RUNNING:
+                time.sleep(1.0)
+            ledger.refresh(trial.study)
+        source = ledger.evaluated_before(config.to_json())
+        costs = source.cost_report(self.resolution) if source else self.measure(config)
+        writer = TrialWriter(trial)
+        writer.costed(costs, time.perf_counter() - started)
+        for budget in self.settings.budgets:
+            trial.set_constraint(str(budget), budget.violation(costs))  # <= 0: feasible; samplers read these
+
+        over = self.over_budget(costs)
+        if over:
+            writer.finished(Status.INFEASIBLE, "; ".join(over))
+            return self.values(0.0, costs)  # never trained; the sampler sees it as infeasible
+        if "accuracy" not in self.settings.objectives:
+            writer.finished(Status.TRAINED, "accuracy is not an objective: not trained")
+            return self.values(0.0, costs)
+        if source is not None:
+            return self._reuse(writer, source, costs)
+        return self._train(writer, config, costs, ledger)
+
+    def _reuse(self, writer: TrialWriter, source: TrialRecord, costs: CostReport) -> list[float]:
+        writer.reused(source)
+        if source.status == Status.STOPPED_EARLY:
+            writer.finished(Status.STOPPED_EARLY, f"same config as trial {source.number}, which stopped early")
+            raise optuna.TrialPruned()
+        if source.status == Status.INFEASIBLE:  # budgets are the same within a study
+            writer.finished(Status.INFEASIBLE, source.reason)
+            return self.values(0.0, costs)
+        writer.finished(Status.REUSED, f"same config as trial {source.number}: result reused, not retrained")
+        return self.values(source.accuracy, costs)
+
+    def _train(self, writer: TrialWriter, config: ArchConfig, costs: CostReport, ledger: Ledger) -> list[float]:
+        curve: list[float] = []
+        stop_reason: list[str] = []
+        own_costs = tuple(float(getattr(costs, METRICS[o].column)) for o in self.settings.cost_objectives)
+
+        def on_epoch(epoch: int, accuracy: float) -> bool:
+            curve.append(accuracy)
+            writer.epoch(curve)
+            if self.rule is None:
+                return False
+            reason = self.rule.check(epoch, accuracy, own_costs, ledger.peers)
+            if reason:
+                stop_reason.append(reason)
+            return reason is not None
+
+        try:
+            result = self.trainer(config, self.data, self.settings.proxy, seed=self.settings.seed, on_epoch=on_epoch)
+        except TrainingDiverged as error:
+            writer.finished(Status.FAILED, str(error))
+            raise
+        writer.trained(result.accuracy, result.curve, result.images_per_second)
+        if result.stopped_early:
+            writer.finished(Status.STOPPED_EARLY, stop_reason[0], result.seconds)
+            raise optuna.TrialPruned()
+        writer.finished(Status.TRAINED, "", result.seconds)
+        return self.values(result.accuracy, costs)

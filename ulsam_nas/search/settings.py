@@ -1,0 +1,158 @@
+"""What defines a search: the settings record, the study-file format, and what makes a study resumable.
+
+``studies/*.yaml`` files hold a :class:`SearchSettings` as YAML; ``ulsam-nas
+search`` flags override any of its values. Defaults live here and only here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..budgets import Budget, parse_budget
+from ..data import DEFAULT_DATASET
+from ..metrics import DEFAULT_OBJECTIVES, METRICS
+from ..resources import resolve_bundled
+from ..space import SearchSpace
+from ..training import ProxySettings
+from .samplers import DEFAULT_SAMPLER, SAMPLERS
+
+__all__ = ["SearchSettings", "parse_duration"]
+
+
+def parse_duration(text: str | float | int | None) -> float | None:
+    """'90s', '30m', '2h', '1.5h' or plain seconds."""
+    if text is None or isinstance(text, (int, float)):
+        return None if text is None else float(text)
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    value = str(text).strip().lower()
+    try:
+        seconds = float(value[:-1]) * units[value[-1]] if value and value[-1] in units else float(value)
+    except ValueError:
+        raise ValueError(f"timeout: cannot read {text!r}; use e.g. 90s, 30m, 2h") from None
+    if not seconds > 0:
+        raise ValueError(f"timeout: must be positive, got {text!r}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """A whole search: what `studies/*.yaml` files hold and `ulsam-nas search` flags override."""
+
+    space: str = "mobilenet_v2"
+    dataset: str = DEFAULT_DATASET
+    data_dir: str | None = None
+    download: bool = False
+    budgets: tuple[Budget, ...] = ()  # also accepts their text: "300M-flops"
+    objectives: tuple[str, ...] = DEFAULT_OBJECTIVES
+    sampler: str = DEFAULT_SAMPLER
+    seed: int = 0
+    trials: int = 60
+    timeout: float | None = None  # seconds; also accepts "30m", "2h"
+    resolution: int | None = None  # deployment resolution; None: the space's
+    proxy: ProxySettings = field(default_factory=ProxySettings)
+    early_stopping: bool = True
+    latency_device: str = "cpu"
+    latency_threads: int = 1
+    storage: str | None = None
+    study: str | None = None
+    heartbeat_seconds: int = 10  # database storages: a worker silent for 3x this is failed and its trial retried
+
+    def __post_init__(self) -> None:
+        budgets = (self.budgets,) if isinstance(self.budgets, (str, Budget)) else self.budgets
+        object.__setattr__(self, "budgets", tuple(b if isinstance(b, Budget) else parse_budget(b) for b in budgets))
+        objectives = (self.objectives,) if isinstance(self.objectives, str) else self.objectives
+        object.__setattr__(self, "objectives", tuple(objectives))
+        unknown = [o for o in self.objectives if o not in METRICS]
+        if unknown or not self.objectives:
+            raise ValueError(f"objective: unknown objective {', '.join(unknown) or '(none)'}; valid: {', '.join(METRICS)}")
+        if len(set(self.objectives)) != len(self.objectives):
+            raise ValueError(f"objective: listed twice: {', '.join(self.objectives)}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler: unknown sampler {self.sampler!r}; valid: {', '.join(SAMPLERS)}")
+        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
+            raise ValueError(f"trials: must be a positive integer, got {self.trials!r}")
+        object.__setattr__(self, "timeout", parse_duration(self.timeout))
+
+    @property
+    def budget_texts(self) -> list[str]:
+        return [str(budget) for budget in self.budgets]
+
+    @property
+    def cost_objectives(self) -> tuple[str, ...]:
+        return tuple(o for o in self.objectives if o != "accuracy")
+
+    @property
+    def needs_latency(self) -> bool:
+        return "latency" in self.objectives or any(b.metric == "latency" for b in self.budgets)
+
+    def deployment_resolution(self, space: SearchSpace) -> int:
+        return self.resolution or space.resolution
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SearchSettings":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"study: unknown key(s) {', '.join(sorted(unknown))}; valid keys: {', '.join(sorted(names))}")
+        values = dict(data)
+        if isinstance(values.get("proxy"), dict):
+            proxy_names = {f.name for f in dataclasses.fields(ProxySettings)}
+            bad = set(values["proxy"]) - proxy_names
+            if bad:
+                raise ValueError(f"study proxy: unknown key(s) {', '.join(sorted(bad))}; valid: {', '.join(sorted(proxy_names))}")
+            values["proxy"] = ProxySettings(**values["proxy"])
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SearchSettings":
+        """A study definition file (a bundled name such as ``quickstart``, or a path)."""
+        path = resolve_bundled("studies", path, "study")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            raise ValueError(f"study {path}: not valid YAML: {getattr(error, 'problem', error)}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"study {path}: must be a mapping of settings")
+        data.setdefault("study", path.stem)
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The study-file form (``from_dict`` reads it back)."""
+        values = dataclasses.asdict(self)
+        values["budgets"] = self.budget_texts
+        values["objectives"] = list(self.objectives)
+        return values
+
+    def override(self, proxy: dict[str, Any] | None = None, **fields: Any) -> "SearchSettings":
+        """A copy with the given values replaced; None means "not given" and keeps the current value."""
+        given = {key: value for key, value in fields.items() if value is not None}
+        proxy_given = {key: value for key, value in (proxy or {}).items() if value is not None}
+        if proxy_given:
+            given["proxy"] = dataclasses.replace(self.proxy, **proxy_given)
+        return dataclasses.replace(self, **given)
+
+    def defining(self, space: SearchSpace, num_classes: int) -> dict[str, Any]:
+        """What makes results comparable: a resumed study must match this exactly."""
+        return {
+            "space": dataclasses.asdict(space) | {"widths": list(space.widths), "drop": list(space.drop),
+                                                  "ulsam_after": list(space.ulsam_after), "subspaces": list(space.subspaces)},
+            "dataset": self.dataset, "num_classes": num_classes, "budgets": self.budget_texts,
+            "objectives": list(self.objectives), "resolution": self.deployment_resolution(space),
+            "proxy": {k: v for k, v in dataclasses.asdict(self.proxy).items() if k not in ("threads", "device")},
+            "seed": self.seed, "early_stopping": self.early_stopping,
+        }
+
+    def study_name(self, space: SearchSpace) -> str:
+        """The given study name, or one built from space, dataset, budgets and (non-default) objectives."""
+        if self.study:
+            return self.study
+        dataset = Path(self.dataset.split(":", 1)[1]).name if self.dataset.startswith("imagefolder:") else self.dataset
+        parts = [space.name, dataset, *self.budget_texts]
+        if self.objectives != DEFAULT_OBJECTIVES:
+            parts.append("-".join(self.objectives))
+        return "_".join(parts)

@@ -1,0 +1,71 @@
+"""Several worker processes on this machine, sharing one study through a journal or database storage."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+from typing import Callable
+
+from ..space import load_space
+from .ledger import Ledger
+from .loop import SearchOutcome, TrialEvent, run_search
+from .settings import SearchSettings
+from .storage import StorageURL, open_study
+
+__all__ = ["run_workers"]
+
+
+def _worker(settings: SearchSettings, on_trial: Callable[[TrialEvent], None] | None) -> None:
+    """One worker process: the search loop, with Optuna's own log lines off (``on_trial`` reports instead)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # this process is ours alone
+    try:
+        run_search(settings, on_trial=on_trial)
+    except KeyboardInterrupt:
+        pass
+
+
+def _finished(storage: str, name: str) -> int:
+    ledger = Ledger(())
+    ledger.refresh(open_study(storage, name))
+    return ledger.finished
+
+
+def run_workers(settings: SearchSettings, workers: int,
+                on_trial: Callable[[TrialEvent], None] | None = None) -> SearchOutcome:
+    """Run ``workers`` processes on one study, the cores split between them.
+
+    ``on_trial`` runs in the worker processes, so it must be picklable (a module-level function).
+    """
+    storage = StorageURL.parse(settings.storage)
+    if workers < 1:
+        raise ValueError(f"workers: must be >= 1, got {workers}")
+    if workers > 1 and storage.single_writer:
+        raise ValueError("workers: several processes must not write one SQLite file; use --storage journal:ulsam-nas.journal "
+                         "or a postgresql:// URL")
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    space = load_space(settings.space)
+    name = settings.study_name(space)
+    # The study is created under its lock by whichever worker comes first.
+    per_worker = settings.override(proxy={"threads": settings.proxy.threads or threads}, study=name, storage=str(storage))
+    try:
+        done_before = _finished(str(storage), name)
+    except ValueError:  # a new study
+        done_before = 0
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker, args=(per_worker, on_trial)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    interrupted = False
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        interrupted = True
+        for process in processes:
+            process.join()
+    done = _finished(str(storage), name)
+    return SearchOutcome(open_study(str(storage), name), str(storage), name, dataclasses.replace(settings, study=name),
+                         space, done - done_before, interrupted)

@@ -1,0 +1,177 @@
+"""The one training loop: proxy training and full training are two configurations of it.
+
+Split as in torchvision's classification reference: ``train_one_epoch`` and
+``evaluate`` are the loop, and a run (``proxy.py``, ``full.py``) chooses the
+data, schedule, augmentation and what to keep. Made for CPUs as much as GPUs:
+the dataset sits in memory as uint8, batches are sliced from it (no DataLoader
+workers) and normalised on the fly, and the model runs in ``channels_last``,
+2.5-3x faster for MobileNets on CPU.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["EpochStats", "Evaluation", "TrainingDiverged", "check_run_settings", "evaluate", "make_optimizer",
+           "normalise", "one_cycle_schedule", "recalibrate_batchnorm", "train_one_epoch", "warmup_cosine_schedule"]
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    mean_loss: float  # mean training loss over the epoch's steps
+    images: int  # images this process trained on
+    seconds: float  # time in the training steps
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    val_loss: float  # mean cross-entropy, no label smoothing
+    top1: float  # in [0, 1]
+    top5: float  # top-k with k = min(5, classes)
+
+
+def check_run_settings(settings, prefix: str, min_resolution: int) -> None:
+    """The checks every run's settings share: positive epochs, resolution and batch size, a positive learning rate."""
+    for name in ("epochs", "resolution", "batch_size"):
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{prefix}{name}: must be a positive integer, got {value!r}")
+    if settings.resolution < min_resolution:
+        raise ValueError(f"{prefix}resolution: must be >= {min_resolution} pixels, got {settings.resolution}")
+    lr = settings.lr
+    if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"{prefix}lr: must be a positive number, got {lr!r}")
+
+
+def normalise(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """uint8 batch -> normalised float32 in channels_last, on the device of ``mean``."""
+    batch = images.to(mean.device, non_blocking=True).float().div_(255).sub_(mean.view(1, 3, 1, 1)).div_(std.view(1, 3, 1, 1))
+    return batch.contiguous(memory_format=torch.channels_last)
+
+
+def make_optimizer(model: nn.Module, lr: float, momentum: float, weight_decay: float) -> torch.optim.SGD:
+    """SGD with Nesterov momentum, the MobileNet papers' optimiser."""
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=True)
+
+
+def one_cycle_schedule(optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int) -> torch.optim.lr_scheduler.OneCycleLR:
+    """Proxy schedule: a short warm-up (15% of the steps), then cosine annealing; a few epochs still converge."""
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps, pct_start=0.15,
+                                               anneal_strategy="cos")
+
+
+def warmup_cosine_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int,
+                           total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Full-training schedule: linear warm-up over ``warmup_steps``, then cosine decay to zero."""
+
+    # A plain function, not a callable object: LambdaLR then leaves it out of its state_dict,
+    # so checkpoints hold the step count only and resume with whatever this code says.
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup_steps) / max(1, total_steps - warmup_steps)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def train_one_epoch(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    order: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    *,
+    batch_size: int,
+    epoch: int,
+    label_smoothing: float = 0.0,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    rank: int = 0,
+    world_size: int = 1,
+    on_step: Callable[[int, int], None] | None = None,
+) -> EpochStats:
+    """One pass over ``images`` (uint8, on the CPU) in the order ``order``, ``batch_size`` images per process.
+
+    Each step takes the next ``batch_size * world_size`` indices of ``order`` and this process
+    its ``rank``-th share; the ragged last batch is dropped (BatchNorm needs more than one
+    image). ``augment`` maps a uint8 batch to a uint8 batch; ``on_step(step, steps)`` follows
+    every step. A NaN or infinite loss raises ``TrainingDiverged``.
+    """
+    started = time.perf_counter()
+    device = mean.device
+    per_step = batch_size * world_size
+    steps = max(1, len(order) // per_step)
+    total_loss, seen = 0.0, 0
+    for step in range(steps):
+        batch = order[step * per_step: (step + 1) * per_step][rank::world_size]
+        inputs = images[batch] if augment is None else augment(images[batch])
+        loss = F.cross_entropy(model(normalise(inputs, mean, std)), labels[batch].to(device), label_smoothing=label_smoothing)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch}, step {step + 1}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.item()
+        seen += len(batch)
+        if on_step is not None:
+            on_step(step + 1, steps)
+    return EpochStats(mean_loss=total_loss / steps, images=seen, seconds=time.perf_counter() - started)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+                          count: int = 512, batch_size: int = 128) -> None:
+    """Re-estimate BatchNorm statistics from the first ``count`` of ``images`` with the current weights.
+
+    After a few hundred steps the running averages still remember the first, very different
+    weights, and eval-mode accuracy sits near chance (measured here: 10% in eval mode against 40%
+    with batch statistics). Once-for-all re-estimates them the same way before scoring subnets.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average over the batches below
+    was_training = model.training
+    model.train()
+    for start in range(0, min(count, len(images)), batch_size):
+        model(normalise(images[start: min(start + batch_size, count)], mean, std))
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    model.train(was_training)
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+             batch_size: int = 256) -> Evaluation:
+    """Top-1, top-5 and loss of ``model`` in eval mode on uint8 ``images``; the model's mode is restored after."""
+    was_training = model.training
+    model.eval()
+    device = mean.device
+    hits1 = hits5 = total_loss = 0.0
+    for start in range(0, len(labels), batch_size):
+        batch_labels = labels[start: start + batch_size].to(device)
+        logits = model(normalise(images[start: start + batch_size], mean, std)).float()
+        total_loss += float(F.cross_entropy(logits, batch_labels, reduction="sum"))
+        # argmax, not topk's first: on tied logits topk's order is unspecified, argmax takes the first.
+        right1 = logits.argmax(dim=1) == batch_labels
+        right5 = (logits.topk(min(5, logits.shape[1]), dim=1).indices == batch_labels[:, None]).any(dim=1) | right1
+        hits1 += float(right1.sum())
+        hits5 += float(right5.sum())
+    model.train(was_training)
+    count = max(1, len(labels))
+    return Evaluation(val_loss=total_loss / count, top1=hits1 / count, top5=hits5 / count)
