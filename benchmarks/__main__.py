@@ -14,7 +14,7 @@ import sys
 
 import torch
 
-from . import latency_spread, proxy_throughput, search_overhead, ulsam_speed
+from . import data_load, latency_spread, latency_table, proxy_throughput, search_overhead, ulsam_speed
 
 
 def main() -> None:
@@ -26,7 +26,9 @@ def main() -> None:
     print(ulsam_speed.report(ulsam_speed.run()), flush=True)
     print(proxy_throughput.report(proxy_throughput.run()), flush=True)
     print(latency_spread.report(latency_spread.run()), flush=True)
+    print(latency_table.report(latency_table.run()), flush=True)  # about 2.5 minutes on 2 cores
     print(search_overhead.report(search_overhead.run(args.trials)), flush=True)
+    print(data_load.report(data_load.run()), flush=True)  # a generated folder; --data PATH on its own for real images
     if args.samplers:
         subprocess.run([sys.executable, "-m", "benchmarks.samplers"], check=True)
     else:

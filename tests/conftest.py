@@ -12,6 +12,12 @@ from PIL import Image
 MODES = ("RGB", "L", "RGBA", "P")
 
 
+@pytest.fixture(autouse=True)
+def _data_cache_in_tmp(tmp_path_factory, monkeypatch):
+    """No test writes decoded datasets into the real ~/.cache (each test gets an empty cache)."""
+    monkeypatch.setenv("ULSAM_NAS_CACHE_DIR", str(tmp_path_factory.mktemp("data-cache")))
+
+
 def write_image(path: Path, label: int, index: int) -> None:
     """A class-dependent pattern in a mode and size that vary from image to image."""
     rng = np.random.default_rng(label * 1000 + index)

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from ulsam_nas import ArchConfig, ULSAM, build_model, measure_costs
-from ulsam_nas.costs import count_flops, fold_batchnorm, measure_latency
+from ulsam_nas.costs import count_flops, fold_batchnorm
+from ulsam_nas.latency import LatencySettings
 
 # Multiply-accumulates at 224x224, conv + fully connected, BatchNorm not counted.
 RECORDED_FLOPS = {
@@ -59,7 +60,8 @@ def test_folding_batchnorm_keeps_outputs():
 
 
 def test_latency_is_measured_with_its_spread_and_thread_count():
-    report = measure_costs(ArchConfig(width=0.35, num_classes=10), resolution=64, latency=True, threads=1)
+    report = measure_costs(ArchConfig(width=0.35, num_classes=10), resolution=64,
+                           latency=LatencySettings(threads=1, seconds=0.2))
     assert report.latency_ms > 0 and report.latency_iqr_ms >= 0
     assert report.latency_threads == 1 and report.latency_device == "cpu" and report.batchnorm_folded
     assert {"flops", "params", "latency_ms"} <= set(report.to_dict())
@@ -70,7 +72,7 @@ def test_cuda_asked_without_cuda_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(ValueError, match="CUDA"):
-        measure_latency(build_model(ArchConfig(num_classes=10)), 32, device="cuda")
+        measure_costs(ArchConfig(num_classes=10), 32, latency=LatencySettings(runtime="torch", device="cuda"))
 
 
 @pytest.mark.parametrize("resolution", [16, 0, 224.0])

@@ -78,3 +78,18 @@ def test_study_meta_round_trips():
 def test_missing_config_is_a_clear_error():
     with pytest.raises(ValueError, match="has no architecture config"):
         TrialRecord(number=3, state="WAITING", status=Status.QUEUED).arch_config()
+
+
+def test_noise_and_refined_runs_are_stored_with_the_study():
+    from ulsam_nas.record import RefinedRun
+
+    study = optuna.create_study()
+    StudyMeta(settings={"seed": 0}, noise={"accuracies": [0.5, 0.6], "seeds": [0, 1]}).write(study)
+    StudyMeta.write_refinement(study, {"settings": {"seeds": 2}, "epochs": 12})
+    for run in (RefinedRun(3, 1, 0.7, 2.0, (0.6, 0.7)), RefinedRun(3, 0, 0.8), RefinedRun(1, 0, 0.9)):
+        StudyMeta.write_refined_run(study, run)
+    meta = StudyMeta.from_study(study)
+    assert meta.noise["seeds"] == [0, 1] and meta.refinement["epochs"] == 12
+    assert meta.refined == (RefinedRun(1, 0, 0.9), RefinedRun(3, 0, 0.8), RefinedRun(3, 1, 0.7, 2.0, (0.6, 0.7)))
+    StudyMeta.write_refined_run(study, RefinedRun(3, 1, 0.75))  # one key per (trial, seed): rewriting replaces
+    assert len(StudyMeta.from_study(study).refined) == 3

@@ -97,3 +97,53 @@ def test_vectorised_front_matches_the_pairwise_definition():
     losses = rng.integers(0, 6, size=(60, 3)).astype(float)  # many ties
     expected = [not any((other <= point).all() and (other < point).any() for other in losses) for point in losses]
     assert non_dominated(losses).tolist() == expected
+
+
+def test_noise_aware_front_keeps_points_beaten_by_less_than_the_noise():
+    sigma = 0.01  # one point each: a difference counts beyond 2.83 points
+    trials = frame(
+        {"accuracy": 0.90, "flops": 100, "params": 10, "accuracy_sigma": sigma},  # 0: cheapest
+        {"accuracy": 0.89, "flops": 150, "params": 10, "accuracy_sigma": sigma},  # 1: beaten by 0 by 1 point: kept
+        {"accuracy": 0.85, "flops": 160, "params": 10, "accuracy_sigma": sigma},  # 2: beaten by 0 by 5 points: out
+        {"accuracy": 0.95, "flops": 200, "params": 10, "accuracy_sigma": sigma},  # 3: most accurate
+        {"accuracy": 0.95, "flops": 250, "params": 10, "accuracy_sigma": sigma},  # 4: as accurate as 3, costlier: kept
+    )
+    assert pareto_front(trials, ["accuracy", "flops"], strict=True)["trial"].tolist() == [0, 3]
+    assert pareto_front(trials, ["accuracy", "flops"])["trial"].tolist() == [0, 1, 3, 4]
+    # without a noise estimate (or with sigma 0) both are the plain Pareto front
+    plain = trials.assign(accuracy_sigma=float("nan"))
+    assert pareto_front(plain, ["accuracy", "flops"])["trial"].tolist() == [0, 3]
+    assert pareto_front(trials.assign(accuracy_sigma=0.0), ["accuracy", "flops"])["trial"].tolist() == [0, 3]
+
+
+def test_a_gain_within_the_noise_is_worded_on_par():
+    trials = frame({"accuracy": 0.900, "flops": 300, "params": 30, "baseline": "vanilla", "accuracy_sigma": 0.01},
+                   {"accuracy": 0.914, "flops": 200, "params": 20, "accuracy_sigma": 0.01},  # +1.4: within noise
+                   {"accuracy": 0.905, "flops": 100, "params": 10, "accuracy_sigma": 0.01})  # cheapest, on par
+    front = pareto_front(trials, ["accuracy", "flops"])
+    (line,) = baseline_gains(trials, front)
+    assert "+1.4" not in line and "trial 2 is on par (within noise) at 90.5% ± 1.0, 100 FLOPs (-66.7%)" in line
+    clear = trials.assign(accuracy=[0.90, 0.95, 0.80])
+    (line,) = baseline_gains(clear, pareto_front(clear, ["accuracy", "flops"]))
+    assert "trial 1 reaches 95.0% ± 1.0 (+5.0 ± 1.4 points)" in line
+
+
+def test_format_front_shows_each_accuracy_with_its_uncertainty_and_marks_the_noise_kept():
+    from ulsam_nas.report import format_front
+
+    trials = frame({"accuracy": 0.90, "flops": 300e6, "params": 3e6, "baseline": "vanilla", "summary": "v2 w1",
+                    "accuracy_sigma": 0.01},
+                   {"accuracy": 0.914, "flops": 150e6, "params": 1e6, "summary": "v2 w0.5", "accuracy_sigma": 0.01})
+    front = pareto_front(trials, ["accuracy", "flops"])
+    front["strict_front"] = front["trial"].isin(pareto_front(trials, ["accuracy", "flops"], strict=True)["trial"])
+    text = format_front(front, gains=trials.iloc[0])
+    assert "91.4% ± 1.0" in text and "on par (within noise)" in text and "(itself)" in text
+    assert "+1.4" not in text and "~: another point is better on every objective" in text
+
+
+def test_front_shows_latency_with_its_standard_error():
+    from ulsam_nas.report import format_front
+
+    trials = frame({"accuracy": 0.9, "flops": 100, "params": 10, "latency_ms": 8.5, "latency_sigma_ms": 0.12})
+    text = format_front(pareto_front(trials, ["accuracy", "latency"]))
+    assert "8.50 ± 0.12" in text

@@ -1,6 +1,7 @@
 """From a finished study to a model: plot data, export, show, calibrate (one tiny study shared)."""
 
 import json
+import shutil
 
 import pytest
 from typer.testing import CliRunner
@@ -84,7 +85,11 @@ def test_cli_pareto_show_export(finished, tmp_path):
     assert (tmp_path / "f.png").stat().st_size > 10_000 and (tmp_path / "hv.png").exists()
     shown = runner.invoke(app, ["show", *storage])
     assert shown.exit_code == 0, shown.output
-    assert "study 'r'" in shown.output and len(shown.output.splitlines()) == 2 + 1 + len(outcome.front())
+    # The output gained a noise line, ± on every accuracy and a legend for points kept within noise (issue 10).
+    lines = shown.output.splitlines()
+    assert "study 'r'" in lines[0] and lines[1].startswith("noise: ") and " ± " in shown.output
+    assert len([line for line in lines[2:] if not line.startswith("~:")]) == 2 + len(outcome.front())
+    assert {"accuracy_sigma", "proxy_accuracy", "strict_front"} <= set(rows[0])
     exported = runner.invoke(app, ["export", *storage, "--best", "--out", str(tmp_path / "w.yaml")])
     assert exported.exit_code == 0 and (tmp_path / "w.yaml").exists()
     for args, message in ((["show", "--study", "nope"], "no study 'nope'"),
@@ -101,3 +106,31 @@ def test_calibrate_reports_rank_correlations(finished):
     assert len(report.trials) == 3 and report.long_epochs == 3 and report.proxy_epochs == 2
     assert -1 <= report.kendall_proxy <= 1 and -1 <= report.spearman_flops <= 1
     assert outcome.study.user_attrs["calibration"]["trials"] == report.trials
+
+
+def test_refine_command_on_a_copy_resumes_and_export_uses_the_refined_front(finished, tmp_path):
+    from ulsam_nas.refine import RefineSettings, refine_study
+    from ulsam_nas.search import open_study
+
+    outcome, folder = finished
+    shutil.copy(folder / "r.db", tmp_path / "copy.db")  # the shared study stays unrefined
+    storage = f"sqlite:///{tmp_path}/copy.db"
+    settings = RefineSettings(epochs_factor=1, train_subset=128)
+    report = refine_study(open_study(storage, "r"), 3, settings, threads=1)
+    assert report.trained_runs == 2 * len(report.points) and 1 <= len(report.points) <= 3
+    again = refine_study(open_study(storage, "r"), 3, settings, threads=1)
+    assert again.trained_runs == 0 and again.stored_runs == report.trained_runs
+    info = front_plot_info(open_study(storage, "r"))
+    assert info.refined and info.front["yerr"].gt(0).all() and info.front["proxy_y"].notna().all()  # error bars
+    runner = CliRunner()
+    shown = runner.invoke(app, ["show", "--storage", storage])
+    assert shown.exit_code == 0 and "refined accuracy" in shown.output and "refined: " in shown.output
+    strict = runner.invoke(app, ["show", "--storage", storage, "--strict"])
+    assert strict.exit_code == 0 and "strict front" in strict.output and "~:" not in strict.output
+    exported = runner.invoke(app, ["export", "--best", "--storage", storage, "--out", str(tmp_path / "w.yaml")])
+    assert exported.exit_code == 0 and "refined accuracy" in exported.output
+    metrics = __import__("yaml").safe_load((tmp_path / "w.yaml").read_text())["provenance"]["metrics"]
+    assert metrics["accuracy"] == pytest.approx(max(p.accuracy for p in report.points))  # the refined best
+    assert metrics["basis"] == "refined" and "proxy_accuracy" in metrics
+    other = runner.invoke(app, ["refine", "--storage", storage, "--refine", "3"])
+    assert other.exit_code == 2 and "refined with other settings" in other.output  # the CLI's defaults differ

@@ -2,6 +2,11 @@
 
 A candidate over any budget is never trained; the sampler is told it is
 infeasible through Optuna's trial constraints (``Trial.set_constraint``).
+
+Latency is measured, so it is uncertain: a candidate is over a latency budget
+only when its latency exceeds the limit by more than twice the measurement's
+standard error (``CostReport.latency_uncertainty_ms``). A config is then not
+feasible in one trial and infeasible in the next because of timing noise.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ __all__ = ["Budget", "parse_budget"]
 _SCALES = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9}
 _PATTERN = re.compile(r"^\s*(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[KMG]?|ms)-(?P<metric>flops|params|latency)\s*$", re.I)
 _FORMAT_HELP = "use <number><K|M|G>-flops, <number><K|M|G>-params or <number>ms-latency, e.g. 300M-flops"
+
+
+LATENCY_ALLOWANCE_ERRORS = 2.0  # standard errors of a latency measurement allowed over a latency budget
 
 
 @dataclass(frozen=True)
@@ -40,12 +48,20 @@ class Budget:
             raise ValueError(f"budget {self}: the cost report has no {self.metric} (latency was not measured)")
         return float(value)
 
+    def allowance(self, costs: CostReport) -> float:
+        """How far over the limit a value may be and still count as within it: the measurement's noise."""
+        if self.metric != "latency" or not costs.latency_uncertainty_ms:
+            return 0.0
+        return LATENCY_ALLOWANCE_ERRORS * costs.latency_uncertainty_ms
+
     def violation(self, costs: CostReport) -> float:
-        """Relative excess over the limit: <= 0 means within budget (Optuna's constraint convention)."""
-        return (self.value(costs) - self.limit) / self.limit
+        """Relative excess over the limit beyond the allowance: <= 0 means within budget (Optuna's convention)."""
+        return (self.value(costs) - self.allowance(costs) - self.limit) / self.limit
 
     def describe_excess(self, costs: CostReport) -> str:
-        return f"{self.metric} {self._format(self.value(costs))} > {self} budget"
+        allowance = self.allowance(costs)
+        noise = f" ± {costs.latency_uncertainty_ms:.2f}ms, over by more than 2 standard errors" if allowance else ""
+        return f"{self.metric} {self._format(self.value(costs))}{noise} > {self} budget"
 
     def _format(self, value: float) -> str:
         return f"{value:.3g}ms" if self.metric == "latency" else format_count(value)

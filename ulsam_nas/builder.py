@@ -18,7 +18,7 @@ from .backbones import BlockSpec
 from .config import ArchConfig
 from .ulsam import ULSAM
 
-__all__ = ["AttentiveBlock", "UlsamMobileNet", "build_model"]
+__all__ = ["AttentiveBlock", "UlsamMobileNet", "build_block", "build_head", "build_model"]
 
 CLASSIFIER_DROPOUT = 0.2
 
@@ -83,6 +83,18 @@ def _init_weights(model: nn.Module) -> None:
         elif isinstance(module, nn.Linear):
             nn.init.normal_(module.weight, 0, 0.01)
             nn.init.zeros_(module.bias)
+
+
+def build_block(backbone: str, spec: BlockSpec) -> nn.Module:
+    """One backbone block on its own, as ``build_model`` makes it (latency tables time blocks one by one)."""
+    return _make_block(spec, _ACTIVATIONS[backbone])
+
+
+def build_head(backbone: str, width: float, num_classes: int) -> nn.Module:
+    """Global average pooling and the classifier: what follows the last block."""
+    in_features = backbones.classifier_channels(backbone, width)
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Dropout(CLASSIFIER_DROPOUT),
+                         nn.Linear(in_features, num_classes))
 
 
 def build_model(config: ArchConfig) -> UlsamMobileNet:

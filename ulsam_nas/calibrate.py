@@ -1,9 +1,12 @@
 """Proxy fidelity: does the short proxy rank architectures like longer training does?
 
 Retrains a spread of a study's trials (front and off-front) for longer and
-reports the rank correlation (Kendall tau, Spearman rho) between the proxy
-accuracy and the longer training's accuracy, next to that of FLOPs alone. A
-proxy that ranks no better than FLOPs is not worth its training time.
+reports the rank correlation (Kendall tau with a bootstrap 95% interval,
+Spearman rho) between the proxy accuracy and the longer training's accuracy,
+next to that of FLOPs and params alone. A proxy that ranks no better than
+FLOPs is not worth its training time. The retraining and the rank statistics
+are refinement's (``refine.retrain``, ``ranks.py``); calibration differs in
+what it picks (a spread, not the front) and in keeping the proxy's data.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import optuna
 
 from .config import ArchConfig
 from .data import load_dataset
+from .ranks import RankAgreement, beats, rank_agreement, spearman_rho
 from .record import Status, StudyMeta
+from .refine import retrain
 from .report import pareto_front, trials_frame
 from .training import ProxySettings, train_proxy
 
@@ -36,11 +41,12 @@ class CalibrationReport:
     spearman_proxy: float
     kendall_flops: float
     spearman_flops: float
+    agreement: tuple[RankAgreement, ...] = ()  # proxy, FLOPs alone, params alone: tau with its 95% interval
 
     @property
     def proxy_beats_flops(self) -> bool:
         """FLOPs may predict in either direction; the proxy must agree with the longer run, and more strongly."""
-        return self.kendall_proxy > abs(self.kendall_flops)
+        return beats(self.agreement[0], self.agreement[1]) if self.agreement else self.kendall_proxy > abs(self.kendall_flops)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self) | {"proxy_beats_flops": self.proxy_beats_flops}
@@ -51,7 +57,7 @@ def pick_spread(frame, objectives, count: int) -> list[int]:
     trained = frame[frame["status"] == Status.TRAINED.value].dropna(subset=["accuracy"]).sort_values("accuracy")
     if len(trained) < 3:
         raise ValueError(f"calibrate: needs at least 3 trained trials, the study has {len(trained)}")
-    front = [t for t in pareto_front(frame, objectives)["trial"] if t in set(trained["trial"])][: max(1, count // 2)]
+    front = [t for t in pareto_front(frame, objectives, strict=True)["trial"] if t in set(trained["trial"])][: max(1, count // 2)]
     others = [t for t in trained["trial"] if t not in front]
     wanted = count - len(front)
     if wanted > 0 and others:
@@ -61,10 +67,9 @@ def pick_spread(frame, objectives, count: int) -> list[int]:
 
 
 def calibrate(study: optuna.Study, count: int = 6, epochs: int | None = None, threads: int | None = None,
-              on_trial: Callable[[int, float, float], None] | None = None) -> CalibrationReport:
+              on_trial: Callable[[int, float, float], None] | None = None,
+              trainer: Callable = train_proxy) -> CalibrationReport:
     """Retrain ``count`` of the study's trials for ``epochs`` (default 3x the proxy's) and correlate."""
-    from scipy import stats
-
     meta = StudyMeta.from_study(study)
     if not meta.written:
         raise ValueError(f"calibrate: study {study.study_name!r} was not written by ulsam-nas search")
@@ -76,23 +81,25 @@ def calibrate(study: optuna.Study, count: int = 6, epochs: int | None = None, th
     chosen = pick_spread(frame, meta.objectives, count)
     data = load_dataset(settings["dataset"], proxy.resolution, train_subset=proxy.train_subset, seed=0)
     rows = frame.set_index("trial").loc[chosen]
-    long_accuracy = []
-    for number, row in rows.iterrows():
-        config = ArchConfig.from_json(row["config"])
-        result = train_proxy(config, data, long, seed=settings.get("seed", 0))
-        long_accuracy.append(result.accuracy)
+    results: dict[int, float] = {}
+
+    def keep(number: int, seed: int, result) -> None:
+        results[number] = result.accuracy
         if on_trial is not None:
-            on_trial(int(number), float(row["accuracy"]), result.accuracy)
+            on_trial(number, float(rows.loc[number, "accuracy"]), result.accuracy)
+
+    seed = settings.get("seed", 0)
+    retrain([(number, ArchConfig.from_json(rows.loc[number, "config"]), seed) for number in chosen], data, long, keep,
+            trainer)
+    chosen = [number for number in chosen if number in results]  # a diverged run has nothing to compare
+    rows = rows.loc[chosen]
+    long_accuracy = [results[number] for number in chosen]
     proxy_accuracy = rows["accuracy"].astype(float).tolist()
     flops = rows["flops"].astype(float).tolist()
-
-    def correlations(predictor: list[float]) -> tuple[float, float]:
-        tau = stats.kendalltau(predictor, long_accuracy).statistic
-        rho = stats.spearmanr(predictor, long_accuracy).statistic
-        return (0.0 if tau != tau else float(tau)), (0.0 if rho != rho else float(rho))  # NaN when all tie
-
-    (kendall_proxy, spearman_proxy), (kendall_flops, spearman_flops) = correlations(proxy_accuracy), correlations(flops)
+    agreement = tuple(rank_agreement(long_accuracy, {"proxy accuracy": proxy_accuracy, "FLOPs alone": flops,
+                                                     "params alone": rows["params"].astype(float).tolist()}))
     report = CalibrationReport(study.study_name, chosen, proxy_accuracy, long_accuracy, flops, proxy.epochs, long_epochs,
-                               kendall_proxy, spearman_proxy, kendall_flops, spearman_flops)
+                               agreement[0].tau, spearman_rho(proxy_accuracy, long_accuracy),
+                               agreement[1].tau, spearman_rho(flops, long_accuracy), agreement)
     StudyMeta.write_calibration(study, report.to_dict())
     return report

@@ -3,25 +3,24 @@
 FLOPs follow the MobileNet and ULSAM papers: multiply-accumulates (MACs) of
 convolutions and fully connected layers, BatchNorm, pooling and activations not
 counted. They are counted by tracing the network with fvcore, ULSAM's own
-convolutions included. Latency is measured, never predicted.
+convolutions included. Latency comes from ``ulsam_nas.latency``: measured on
+a runtime (ONNX Runtime by default) against a reference network, or predicted
+from a latency table made on the target device.
 """
 
 from __future__ import annotations
 
 import copy
-import statistics
-import time
 import warnings
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from . import runtime
 from .builder import build_model
 from .config import ArchConfig
 
-__all__ = ["CostReport", "count_flops", "count_params", "fold_batchnorm", "measure_costs", "measure_latency"]
+__all__ = ["CostReport", "count_flops", "count_params", "fold_batchnorm", "measure_costs"]
 
 DEFAULT_RESOLUTION = 224
 
@@ -52,8 +51,11 @@ class CostReport:
     flops: int  # multiply-accumulates, papers' convention
     params: int  # trainable parameters
     resolution: int
-    latency_ms: float | None = None  # median over repeats
+    latency_ms: float | None = None  # batch 1, BatchNorm folded
     latency_iqr_ms: float | None = None  # spread: interquartile range of the repeats
+    latency_uncertainty_ms: float | None = None  # one standard error of latency_ms (latency budgets allow for it)
+    latency_runtime: str | None = None  # onnxruntime or torch
+    latency_method: str | None = None  # interleaved (with the reference network), direct or table
     latency_device: str | None = None
     latency_threads: int | None = None
     latency_repeats: int | None = None  # timed runs
@@ -100,67 +102,28 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     return folded
 
 
-def measure_latency(
-    model: nn.Module,
-    resolution: int = DEFAULT_RESOLUTION,
-    device: str = "cpu",
-    threads: int | None = 1,
-    warmup_s: float = 1.0,
-    measure_s: float = 2.0,
-    min_runs: int = 30,
-    fold_bn: bool = True,
-) -> CostReport:
-    """Median latency (ms) of batch-1 inference, with the interquartile range of the runs.
+def measure_costs(config: ArchConfig, resolution: int = DEFAULT_RESOLUTION, latency=False) -> CostReport:
+    """FLOPs and params of ``config`` at ``resolution``, and its latency if asked.
 
-    Every run is timed on its own after ``warmup_s`` of warm-up, for ``measure_s`` and at least
-    ``min_runs`` runs: the median of single runs shrugs off the bursts of a shared machine that
-    would inflate a mean.
+    ``latency``: False, a :class:`~ulsam_nas.latency.LatencySettings` (measured against the space's vanilla
+    network, or predicted from its table), or a :class:`~ulsam_nas.latency.LatencyMeter` that a study reuses.
     """
-    torch_device = torch.device(device)
-    if torch_device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device: CUDA was asked for but torch.cuda.is_available() is False; use --device cpu")
-    deployed = (fold_batchnorm(model) if fold_bn else copy.deepcopy(model).eval()).to(torch_device)
-    deployed = deployed.to(memory_format=torch.channels_last)
-    image = torch.randn(1, 3, resolution, resolution, device=torch_device).to(memory_format=torch.channels_last)
-    sync = torch.cuda.synchronize if torch_device.type == "cuda" else (lambda: None)
-
-    def run() -> float:
-        sync()
-        start = time.perf_counter()
-        deployed(image)
-        sync()
-        return time.perf_counter() - start
-
-    with runtime.threads(threads if torch_device.type == "cpu" else None) as used_threads, torch.inference_mode():
-        warm = 0.0
-        while warm < warmup_s:
-            warm += run()
-        timings, spent = [], 0.0
-        while spent < measure_s or len(timings) < min_runs:
-            timings.append(run() * 1000)
-            spent += timings[-1] / 1000
-    quartiles = statistics.quantiles(timings, n=4)
-    return CostReport(
-        flops=0, params=count_params(model), resolution=resolution,
-        latency_ms=statistics.median(timings), latency_iqr_ms=quartiles[2] - quartiles[0],
-        latency_device=str(torch_device), latency_threads=used_threads if torch_device.type == "cpu" else None,
-        latency_repeats=len(timings), batchnorm_folded=fold_bn,
-    )
-
-
-def measure_costs(
-    config: ArchConfig,
-    resolution: int = DEFAULT_RESOLUTION,
-    latency: bool = False,
-    device: str = "cpu",
-    threads: int | None = 1,
-) -> CostReport:
-    """FLOPs and params of ``config`` at ``resolution``, and measured latency if asked."""
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 32:
         raise ValueError(f"resolution: must be an integer >= 32 pixels, got {resolution!r}")
     model = build_model(config)
     flops, params = count_flops(model, resolution), count_params(model)
-    if not latency:
+    if latency is False or latency is None:
         return CostReport(flops=flops, params=params, resolution=resolution)
-    timed = measure_latency(model, resolution, device=device, threads=threads)
-    return CostReport(**{**asdict(timed), "flops": flops, "params": params})
+    from .latency import LatencyMeter, LatencySettings
+
+    if latency is True:
+        latency = LatencySettings()
+    if isinstance(latency, LatencySettings):
+        reference = ArchConfig(backbone=config.backbone, width=config.width, num_classes=config.num_classes)
+        latency = LatencyMeter(latency, resolution, reference)
+    measured = latency.measure(config)
+    return CostReport(flops=flops, params=params, resolution=resolution, latency_ms=measured.ms,
+                      latency_iqr_ms=measured.iqr_ms, latency_uncertainty_ms=measured.uncertainty_ms,
+                      latency_runtime=measured.runtime, latency_method=measured.method,
+                      latency_device=measured.device, latency_threads=measured.threads,
+                      latency_repeats=measured.repeats, batchnorm_folded=True)

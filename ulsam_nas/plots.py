@@ -1,7 +1,10 @@
 """Drawing with matplotlib: Pareto fronts and hypervolume histories.
 
 Everything drawn comes from plain data computed first (:func:`front_plot_info`,
-``report.hypervolume_history``); tests assert on that data, not on pixels.
+``report.hypervolume_history``); tests assert on that data, not on pixels. Front points carry error bars
+(one standard uncertainty); points on the noise-aware front only (beaten, but by less than the noise)
+are drawn apart from the strict front's step line. A refined study's front is drawn at its refined
+accuracies, each linked to its proxy accuracy.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from .budgets import parse_budget
 from .files import checked_output
 from .metrics import get_metric
 from .record import EVALUATED, Status, StudyMeta
-from .report import hypervolume_history, pareto_front, trials_frame
+from .report import final_view, hypervolume_history, pareto_front, trials_frame
 
 __all__ = ["FrontPlotInfo", "front_plot_info", "hypervolume_histories", "plot_fronts", "plot_hypervolume"]
 
@@ -29,28 +32,37 @@ class FrontPlotInfo:
     study: str
     x: str
     y: str
-    trained: pd.DataFrame  # trained or reused, feasible: columns trial, x, y
+    trained: pd.DataFrame  # trained or reused, feasible: columns trial, x, y (the proxy's accuracy), yerr
     stopped: pd.DataFrame  # stopped early: partial accuracy
     untrained: pd.DataFrame  # over budget or failed: x only (y is NaN)
-    front: pd.DataFrame  # the feasible Pareto front, sorted by x
+    front: pd.DataFrame  # the strict Pareto front (of the final accuracies), sorted by x; yerr, proxy_y
     baselines: pd.DataFrame  # trial, x, y, label
     budget: float | None  # budget on the x metric, in plot units
+    within_noise: pd.DataFrame = None  # on the noise-aware front only: beaten by less than the noise
+    refined: bool = False  # front y values are refined accuracies (proxy_y: the proxy's)
 
 
-def front_plot_info(study, x: str = "flops", y: str = "accuracy") -> FrontPlotInfo:
+def front_plot_info(study, x: str = "flops", y: str = "accuracy", strict: bool = False) -> FrontPlotInfo:
     x_metric, y_metric = get_metric(x, "--x"), get_metric(y, "--y")
     frame = trials_frame(study)
 
     def pick(rows: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame({"trial": rows["trial"], "x": rows[x_metric.column] * x_metric.plot_scale,
-                             "y": rows[y_metric.column] * y_metric.plot_scale,
-                             "label": rows["baseline"]}).reset_index(drop=True)
+        picked = pd.DataFrame({"trial": rows["trial"], "x": rows[x_metric.column] * x_metric.plot_scale,
+                               "y": rows[y_metric.column] * y_metric.plot_scale, "label": rows["baseline"]})
+        if y_metric.column == "accuracy":
+            picked["yerr"] = rows["accuracy_sigma"] * y_metric.plot_scale
+            if "proxy_accuracy" in rows:
+                picked["proxy_y"] = rows["proxy_accuracy"] * y_metric.plot_scale
+        return picked.reset_index(drop=True)
 
     objectives = list(dict.fromkeys([y, x]))
     evaluated = frame["status"].isin(_EVALUATED) & (frame["feasible"] != False)  # noqa: E712
     budgets = [parse_budget(text) for text in StudyMeta.from_study(study).budgets]
     limits = [b.limit * x_metric.plot_scale for b in budgets if b.metric == x]
-    front = pick(pareto_front(frame, objectives)).sort_values("x")
+    view = final_view(frame)
+    front = pick(pareto_front(view, objectives, strict=True)).sort_values("x")
+    noisy = pareto_front(view, objectives) if not strict else view.iloc[:0]
+    within_noise = pick(noisy[~noisy["trial"].isin(front["trial"])]).sort_values("x")
     return FrontPlotInfo(
         study=study.study_name, x=x, y=y,
         trained=pick(frame[evaluated]).dropna(subset=["x", "y"]),
@@ -59,6 +71,8 @@ def front_plot_info(study, x: str = "flops", y: str = "accuracy") -> FrontPlotIn
         front=front.reset_index(drop=True),
         baselines=pick(frame[(frame["baseline"] != "") & evaluated]).dropna(subset=["x", "y"]),
         budget=min(limits) if limits else None,
+        within_noise=within_noise.reset_index(drop=True),
+        refined=bool((view["basis"] == "refined").any()),
     )
 
 
@@ -98,8 +112,19 @@ def plot_fronts(infos: list[FrontPlotInfo], out: str | Path, resolution: int | N
             ax.scatter(info.untrained["x"], [lowest] * len(info.untrained), marker="x", s=18, color="0.6",
                        label=f"{tag}over budget or failed (not trained)")
         if len(info.front):
-            ax.step(info.front["x"], info.front["y"], where="post", color=color, linewidth=2, label=f"{tag}Pareto front")
-            ax.scatter(info.front["x"], info.front["y"], s=40, color=color, edgecolors="black", zorder=3)
+            what = "Pareto front (refined accuracy)" if info.refined else "Pareto front"
+            ax.step(info.front["x"], info.front["y"], where="post", color=color, linewidth=2, label=f"{tag}{what}")
+            ax.errorbar(info.front["x"], info.front["y"], yerr=info.front.get("yerr"), fmt="o", markersize=6,
+                        color=color, markeredgecolor="black", ecolor="black", elinewidth=1, capsize=3, zorder=3)
+        if info.within_noise is not None and len(info.within_noise):
+            ax.errorbar(info.within_noise["x"], info.within_noise["y"], yerr=info.within_noise.get("yerr"), fmt="o",
+                        markersize=6, markerfacecolor="white", color=color, ecolor=color, elinewidth=1, capsize=3,
+                        zorder=3, label=f"{tag}on the front within noise (beaten by less than the noise)")
+        if info.refined:
+            refined = pd.concat([info.front, info.within_noise if info.within_noise is not None else info.front.iloc[:0]])
+            for _, point in refined.iterrows():  # each refined point linked to where the proxy put it
+                ax.plot([point["x"], point["x"]], [point["proxy_y"], point["y"]], color=color, linestyle=":", linewidth=1)
+            ax.scatter(refined["x"], refined["proxy_y"], marker="_", s=60, color=color, label=f"{tag}proxy accuracy of refined points")
         for position, (_, base) in enumerate(info.baselines.iterrows()):
             ax.scatter([base["x"]], [base["y"]], marker="*", s=160, color=color, edgecolors="black", zorder=4)
             # staggered, so that neighbouring baselines' labels do not overprint each other
@@ -110,7 +135,11 @@ def plot_fronts(infos: list[FrontPlotInfo], out: str | Path, resolution: int | N
     x = infos[0].x
     label = get_metric(x).axis_label + (f" at {resolution}x{resolution}" if resolution and x in ("flops", "latency") else "")
     ax.set_xlabel(label)
-    ax.set_ylabel(get_metric(infos[0].y).axis_label)
+    y_label = get_metric(infos[0].y).axis_label
+    if infos[0].y == "accuracy":
+        y_label = (y_label.replace("proxy ", "") + " (front: refined, the rest: proxy; error bars: one standard uncertainty)"
+                   if any(i.refined for i in infos) else y_label + " (error bars: one standard uncertainty)")
+    ax.set_ylabel(y_label, fontsize=8)
     ax.set_title("Pareto front" + ("s: " + " vs ".join(i.study for i in infos) if len(infos) > 1 else f": {infos[0].study}"),
                  fontsize=10)
     ax.grid(alpha=0.3)

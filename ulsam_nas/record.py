@@ -20,7 +20,7 @@ import optuna
 from .config import ArchConfig
 from .costs import CostReport
 
-__all__ = ["COUNTED", "EVALUATED", "Status", "StudyMeta", "TrialRecord", "TrialWriter"]
+__all__ = ["COUNTED", "EVALUATED", "RefinedRun", "Status", "StudyMeta", "TrialRecord", "TrialWriter"]
 
 
 class Status(str, Enum):
@@ -43,7 +43,7 @@ COUNTED = frozenset({Status.TRAINED, Status.REUSED, Status.INFEASIBLE, Status.ST
 EVALUATED = frozenset({Status.TRAINED, Status.REUSED})  # have an accuracy that may be on the front
 
 # Costs copied between a CostReport and a record.
-_COST_FIELDS = ("flops", "params", "latency_ms", "latency_iqr_ms")
+_COST_FIELDS = ("flops", "params", "latency_ms", "latency_iqr_ms", "latency_uncertainty_ms")
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class TrialRecord:
     params: float | None = None
     latency_ms: float | None = None
     latency_iqr_ms: float | None = None
+    latency_uncertainty_ms: float | None = None  # one standard error (latency budgets allow for it)
     accuracy: float | None = None  # proxy validation top-1 in [0, 1]
     proxy_curve: tuple[float, ...] = ()
     images_per_second: float | None = None
@@ -92,7 +93,8 @@ class TrialRecord:
     def cost_report(self, resolution: int) -> CostReport:
         """The stored costs as the report they were measured as (budgets check these)."""
         return CostReport(flops=int(self.flops), params=int(self.params), resolution=resolution,
-                          latency_ms=self.latency_ms, latency_iqr_ms=self.latency_iqr_ms)
+                          latency_ms=self.latency_ms, latency_iqr_ms=self.latency_iqr_ms,
+                          latency_uncertainty_ms=self.latency_uncertainty_ms)
 
     def value(self, column: str) -> float:
         """A metric column (``metrics.Metric.column``) as a float, NaN where not recorded."""
@@ -131,7 +133,8 @@ class TrialRecord:
         return {
             "trial": self.number, "state": self.state, "status": self.status.value, "baseline": self.baseline,
             "feasible": self.feasible, "accuracy": self.value("accuracy"), "flops": self.value("flops"),
-            "params": self.value("params"), "latency_ms": self.value("latency_ms"), "summary": self.summary,
+            "params": self.value("params"), "latency_ms": self.value("latency_ms"),
+            "latency_sigma_ms": self.value("latency_uncertainty_ms"), "summary": self.summary,
             "config": json.dumps(self.config) if self.config is not None else "", "train_seconds": self.train_seconds,
             "wall_seconds": self.wall_seconds, "reason": self.reason,
         }
@@ -193,6 +196,24 @@ def config_key_of(trial: optuna.trial.FrozenTrial) -> str | None:
     return trial.user_attrs.get("config_key")
 
 
+_REFINED_PREFIX = "refined:"  # study attribute "refined:<trial>:<seed>": one refinement run
+
+
+@dataclass(frozen=True)
+class RefinedRun:
+    """One higher-fidelity retraining of a trial (``refine.py``), stored as soon as it finishes."""
+
+    trial: int
+    seed: int
+    accuracy: float  # validation top-1 in [0, 1]
+    seconds: float = 0.0
+    curve: tuple[float, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{_REFINED_PREFIX}{self.trial}:{self.seed}"
+
+
 @dataclass(frozen=True)
 class StudyMeta:
     """Study-level attributes: what defines the study and what was learnt about it as a whole."""
@@ -204,6 +225,10 @@ class StudyMeta:
     reference_point: dict[str, float] = field(default_factory=dict)  # for the hypervolume
     baseline_notes: tuple[str, ...] = ()
     calibration: dict[str, Any] | None = None
+    latency_reference_ms: float | None = None  # the reference network's latency: every candidate's scale
+    noise: dict[str, Any] | None = None  # noise.NoiseEstimate.to_dict(), measured when the study was made
+    refinement: dict[str, Any] | None = None  # refine.RefineSettings and the training it stands for: fixed once used
+    refined: tuple[RefinedRun, ...] = ()  # every finished refinement run, by trial then seed
 
     @property
     def written(self) -> bool:
@@ -223,16 +248,33 @@ class StudyMeta:
         attrs = study.user_attrs
         known = {f.name for f in fields(cls)}
         values = {key: value for key, value in attrs.items() if key in known}
+        values.pop("refined", None)
         for key in ("objectives", "baseline_notes"):
             if key in values:
                 values[key] = tuple(values[key])
-        return cls(**values)
+        runs = [RefinedRun(value["trial"], value["seed"], value["accuracy"], value.get("seconds", 0.0),
+                           tuple(value.get("curve", ())))
+                for key, value in attrs.items() if key.startswith(_REFINED_PREFIX)]
+        return cls(**values, refined=tuple(sorted(runs, key=lambda run: (run.trial, run.seed))))
 
     def write(self, study: optuna.Study) -> None:
         for key, value in asdict(self).items():
-            if value is not None:
+            if value is not None and key != "refined":  # runs are written one by one as they finish
                 study.set_user_attr(key, list(value) if isinstance(value, tuple) else value)
+
+    @staticmethod
+    def write_latency_reference(study: optuna.Study, milliseconds: float) -> None:
+        study.set_user_attr("latency_reference_ms", milliseconds)
 
     @staticmethod
     def write_calibration(study: optuna.Study, calibration: dict[str, Any]) -> None:
         study.set_user_attr("calibration", calibration)
+
+    @staticmethod
+    def write_refinement(study: optuna.Study, refinement: dict[str, Any]) -> None:
+        study.set_user_attr("refinement", refinement)
+
+    @staticmethod
+    def write_refined_run(study: optuna.Study, run: RefinedRun) -> None:
+        """One run, under its own key: a crash loses at most the run in progress."""
+        study.set_user_attr(run.key, asdict(run) | {"curve": list(run.curve)})

@@ -129,6 +129,10 @@ class SearchSpace:
         params.update({f"ulsam_{block}": placed.get(block, 0) for block in self.ulsam_after})
         return params
 
+    def vanilla(self, num_classes: int) -> ArchConfig:
+        """The space's widest network with nothing dropped and no ULSAM: the reference for latency."""
+        return ArchConfig(backbone=self.backbone, width=max(self.widths), num_classes=num_classes)
+
     @property
     def size(self) -> int:
         """Number of distinct parameter settings (an upper bound on distinct architectures)."""

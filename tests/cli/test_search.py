@@ -17,7 +17,7 @@ def invoke(*args):
 def tiny_search_args(tmp_path, space):
     return ["search", "--space", space, "--storage", f"sqlite:///{tmp_path}/cli.db", "--proxy-epochs", "1",
             "--proxy-resolution", "16", "--proxy-subset", "64", "--proxy-batch-size", "32", "--threads", "1",
-            "--sampler", "random", "--quiet"]
+            "--sampler", "random", "--quiet", "--refine", "0"]  # refinement: test_search_refines_the_front
 
 
 def test_search_prints_the_front_and_where_results_are(tmp_path, tiny_space):
@@ -44,7 +44,8 @@ def test_search_rerun_resumes_instead_of_starting_over(tmp_path, tiny_space):
 def test_search_from_a_study_file_with_flag_overrides(tmp_path, tiny_space):
     study = tmp_path / "mine.yaml"
     study.write_text(f"space: {tiny_space}\ntrials: 50\nsampler: nsga2\nproxy: {{epochs: 1, resolution: 16, train_subset: 64}}\n")
-    result = invoke("search", "--config", study, "--trials", "1", "--storage", f"sqlite:///{tmp_path}/c.db", "--quiet")
+    result = invoke("search", "--config", study, "--trials", "1", "--storage", f"sqlite:///{tmp_path}/c.db", "--quiet",
+                    "--refine", "0")
     assert result.exit_code == 0, result.output
     assert "study 'mine'" in result.output and "[1/1]" in result.output
 
@@ -64,3 +65,14 @@ def test_search_bad_input_is_one_line_and_exit_2(tmp_path, tiny_space, extra, me
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+
+
+def test_search_refines_the_front_and_reports_rank_agreement(tmp_path, tiny_space, image_folder):
+    # A tiny image folder: refinement's "all the training data" stays small.
+    args = [a for a in tiny_search_args(tmp_path, tiny_space) if a not in ("--refine", "0")]
+    result = invoke(*args, "--dataset", f"imagefolder:{image_folder}", "--trials", "4", "--refine", "3",
+                    "--noise-seeds", "2")
+    assert result.exit_code == 0, result.output
+    assert "noise: v2 w1 proxy-trained with seeds 0, 1" in result.output
+    assert "refined trial 0 seed 1" in result.output and "Refinement of" in result.output
+    assert "refined accuracy" in result.output and "proxy accuracy" in result.output and " ± " in result.output

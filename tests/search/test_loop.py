@@ -91,7 +91,8 @@ def test_interrupted_trial_is_not_counted_and_is_redone(tmp_path, tiny_space):
             raise KeyboardInterrupt
         return train_proxy(*args, **kwargs)
 
-    outcome = run_search(settings(tmp_path, tiny_space, trials=3), trainer=interrupted_once)
+    # no noise runs: the interrupt is meant for trial 1's training
+    outcome = run_search(settings(tmp_path, tiny_space, trials=3, noise_seeds=0), trainer=interrupted_once)
     assert outcome.interrupted and outcome.trials_run == 1
     resumed = run_search(settings(tmp_path, tiny_space, trials=3))
     frame = resumed.frame()

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from ..backbones import describe_blocks
 from ..config import ArchConfig
 from ..costs import DEFAULT_RESOLUTION, measure_costs
+from ..latency import LatencySettings, describe_latency
 from ..space import describe_spaces
 from ..text import format_count, format_table
 from .app import ResolutionOption, app, friendly_errors
+
+_LATENCY = LatencySettings()
 
 
 @app.command()
@@ -44,13 +47,22 @@ def cost(
     config: Annotated[Path, typer.Argument(help="Architecture config file (YAML or JSON).")],
     resolution: ResolutionOption = DEFAULT_RESOLUTION,
     latency: Annotated[bool, typer.Option(help="Also measure latency (batch 1, inference, BatchNorm folded).")] = False,
-    device: Annotated[str, typer.Option(help="Device for latency: cpu or cuda.")] = "cpu",
-    threads: Annotated[int, typer.Option(help="CPU threads for latency.")] = 1,
+    latency_runtime: Annotated[str, typer.Option(help="onnxruntime (what ships on CPUs) or torch (eager).")] = _LATENCY.runtime,
+    latency_table: Annotated[Optional[Path], typer.Option(
+        help="Predict latency from this table (`ulsam-nas latency-table`) instead of measuring.")] = None,
+    device: Annotated[str, typer.Option(help="Device for latency: cpu or cuda (torch runtime).")] = _LATENCY.device,
+    threads: Annotated[int, typer.Option(help="CPU threads for latency.")] = _LATENCY.threads,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (keys flops, params, latency_ms, ...).")] = False,
 ) -> None:
-    """FLOPs (multiply-accumulates), parameters and optionally measured latency of an architecture config."""
+    """FLOPs (multiply-accumulates), parameters and optionally latency of an architecture config.
+
+    Latency is timed interleaved with the vanilla network of the same width, so that a busy machine's
+    noise cancels out, and reported with its standard error.
+    """
     arch = ArchConfig.load(config)
-    report = measure_costs(arch, resolution=resolution, latency=latency, device=device, threads=threads)
+    settings = LatencySettings(runtime=latency_runtime, threads=threads, device=device,
+                               table=str(latency_table) if latency_table else None)
+    report = measure_costs(arch, resolution=resolution, latency=settings if latency or latency_table else False)
     if as_json:
         typer.echo(json.dumps({"config": arch.to_dict(), **report.to_dict()}, indent=2))
         return
@@ -61,9 +73,8 @@ def cost(
         ["resolution", f"{resolution}x{resolution}"],
     ]
     if report.latency_ms is not None:
-        where = report.latency_device + (f", {report.latency_threads} thread(s)" if report.latency_threads else "")
-        rows.append(["latency", f"{report.latency_ms:.2f} ms median (IQR {report.latency_iqr_ms:.2f} ms; "
-                                f"{where}, batch 1, BatchNorm folded)"])
+        rows.append(["latency", describe_latency(report.latency_ms, report.latency_uncertainty_ms, report.latency_runtime,
+                                                 report.latency_device, report.latency_threads, report.latency_method)])
     typer.echo(format_table(rows, ["cost", "value"]))
 
 
@@ -74,3 +85,43 @@ def spaces() -> None:
     rows = [[s.name, s.backbone, ",".join(f"{w:g}" for w in s.widths), ",".join(map(str, s.drop)),
              ",".join(map(str, s.ulsam_after)), ",".join(map(str, s.subspaces)), s.resolution] for s in describe_spaces()]
     typer.echo(format_table(rows, ["space", "backbone", "widths", "droppable", "ULSAM after", "subspaces", "resolution"]))
+
+
+@app.command(name="latency-table")
+@friendly_errors
+def latency_table(
+    out: Annotated[Path, typer.Option(help="The table (CSV). If it exists, it is checked (--check), not remade.")],
+    space: Annotated[str, typer.Option(help="Search space: a bundled name or a YAML path.")] = "mobilenet_v2",
+    runtime: Annotated[str, typer.Option(help="onnxruntime or torch.")] = _LATENCY.runtime,
+    threads: Annotated[int, typer.Option(help="CPU threads, as the device will run it.")] = _LATENCY.threads,
+    resolution: Annotated[Optional[int], typer.Option(help="Deployment input size (default: the space's).")] = None,
+    check: Annotated[int, typer.Option(help="Also measure this many random configs end to end and report the "
+                                            "table's error (RMSPE, share within ±10%).")] = 0,
+    remake: Annotated[bool, typer.Option("--remake", help="Remake the table even if --out exists.")] = False,
+) -> None:
+    """Time every piece a space's candidates are made of, on this machine: a latency table for `search
+    --latency-table`. Run it on the target device (anything with Python and ONNX Runtime)."""
+    from ..latency import LatencyTable, check_table, make_table
+    from ..space import load_space
+
+    chosen = load_space(space)
+    settings = LatencySettings(runtime=runtime, threads=threads)
+    if out.exists() and not remake:
+        table = LatencyTable.load(out)
+        typer.echo(f"checking {out} ({table.meta['pieces']} pieces, made in {table.meta['seconds_to_make']:.0f}s)")
+    else:
+        def progress(done: int, total: int, piece, latency) -> None:
+            if done == 1 or done % 20 == 0 or done == total:
+                typer.echo(f"  [{done}/{total}] {piece.key}: {latency.ms:.3f} ms", err=True)
+
+        typer.echo(f"timing every piece of space {chosen.name!r} with {runtime}, {threads} thread(s) ...", err=True)
+        table = make_table(chosen, settings, resolution, on_piece=progress)
+        table.save(out)
+        typer.echo(f"wrote {out}: {table.meta['pieces']} pieces in {table.meta['seconds_to_make']:.0f}s")
+    if check:
+        report = check_table(table, chosen, check, on_config=lambda i, n, summary, p, m: typer.echo(
+            f"  [{i}/{n}] {summary}: table {p:.2f} ms, measured {m:.2f} ms ({p / m - 1:+.1%})", err=True))
+        table.meta["check"] = report.to_dict()
+        table.save(out)
+        typer.echo(f"table error on {check} random configs measured end to end: RMSPE {report.rmspe:.1%}, "
+                   f"{report.within_10_percent:.0%} within ±10% (recorded in {out})")

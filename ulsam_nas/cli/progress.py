@@ -8,12 +8,13 @@ import time
 
 from ..record import Status
 from ..search import TrialEvent
+from ..noise import format_accuracy
 from ..text import format_count
 
 
 def trial_line(event: TrialEvent) -> str:
     record = event.record
-    accuracy = "" if record.accuracy is None else f" acc {record.accuracy:.1%}"
+    accuracy = "" if record.accuracy is None else f" acc {format_accuracy(record.accuracy, event.accuracy_sigma)}"
     costs = "" if record.flops is None else f" {format_count(record.flops)} FLOPs {format_count(record.params)} params"
     reason = f" ({record.reason})" if record.reason and record.status != Status.TRAINED else ""
     seconds = 0.0 if record.wall_seconds != record.wall_seconds else record.wall_seconds
@@ -65,6 +66,10 @@ class SearchProgress:
         )
         self.bar.start()
         self.task = self.bar.add_task("search", total=target, completed=done, front="")
+
+    def estimate(self, estimate) -> None:
+        """One line before the first trial: the expected time per trial and for the trials left (a TrialEstimate)."""
+        self._print(estimate.describe())
 
     def trial(self, event: TrialEvent) -> None:
         self._print(trial_line(event))

@@ -1,4 +1,4 @@
-"""Commands on finished studies: ``pareto``, ``show``, ``export``, ``calibrate``."""
+"""Commands on finished studies: ``pareto``, ``show``, ``export``, ``refine``, ``calibrate``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import typer
 from ..search import DEFAULT_STORAGE
 from ..text import format_count, format_table
 from .app import StorageOption, StudyOption, app, friendly_errors, open_studies
+
+StrictOption = Annotated[bool, typer.Option(
+    "--strict", help="The strict Pareto front: also drop points beaten by less than the noise.")]
 
 
 @app.command()
@@ -23,23 +26,29 @@ def pareto(
     csv: Annotated[Optional[Path], typer.Option(help="Also write the front as CSV.")] = None,
     as_json: Annotated[Optional[Path], typer.Option("--json", help="Also write the front as JSON.")] = None,
     hypervolume: Annotated[Optional[Path], typer.Option(help="Also plot the hypervolume history to this file.")] = None,
+    strict: StrictOption = False,
 ) -> None:
-    """Plot the Pareto front of one or more studies (FLOPs are multiply-accumulates) and export it as a table."""
+    """Plot the Pareto front of one or more studies (FLOPs are multiply-accumulates) and export it as a table.
+
+    The front is noise-aware and, once a study is refined, on its refined accuracies; the table has each
+    accuracy's uncertainty (accuracy_sigma) and the proxy's accuracy beside it.
+    """
     from ..export import export_fronts
 
     studies = open_studies(study, storage)
-    points, written = export_fronts(studies, plot=out, x=x, y=y, csv=csv, json=as_json, hypervolume=hypervolume)
+    points, written = export_fronts(studies, plot=out, x=x, y=y, csv=csv, json=as_json, hypervolume=hypervolume,
+                                    strict=strict)
     typer.echo(f"front: {points} point(s) from {len(studies)} study(ies); wrote {', '.join(map(str, written))}")
 
 
 @app.command()
 @friendly_errors
-def show(study: StudyOption = None, storage: StorageOption = None) -> None:
-    """Print a study's Pareto front with each point's gain over the baseline."""
+def show(study: StudyOption = None, storage: StorageOption = None, strict: StrictOption = False) -> None:
+    """Print a study's Pareto front, each accuracy ± its uncertainty, with each point's gain over the baseline."""
     from ..report import describe_front
 
     (chosen,) = open_studies(study, storage, one=True)
-    typer.echo(describe_front(chosen))
+    typer.echo(describe_front(chosen, strict=strict))
 
 
 @app.command()
@@ -55,14 +64,46 @@ def export(
 ) -> None:
     """Write a trial's architecture config, with provenance, for `cost`, `train` or build_model."""
     from ..budgets import parse_budget
-    from ..export import export_trial, select_trial
+    from ..export import export_trial, select_trial, trial_accuracy
+    from ..noise import format_accuracy
 
     (chosen,) = open_studies(study, storage, one=True)
     record = select_trial(chosen, trial=trial, best=best, under=parse_budget(under) if under else None, objective=objective)
     path = export_trial(chosen, record, out, storage or DEFAULT_STORAGE)
-    accuracy = f", accuracy {record.accuracy:.1%}" if record.accuracy is not None else ""
+    known = trial_accuracy(chosen, record.number)
+    accuracy = "" if not known else f", {known['basis']} accuracy {format_accuracy(known['accuracy'], known['accuracy_sigma'])}"
     typer.echo(f"trial {record.number} of {chosen.study_name!r} ({record.summary}{accuracy}, "
                f"{format_count(record.flops)} FLOPs) -> {path}")
+
+
+@app.command()
+@friendly_errors
+def refine(
+    study: StudyOption = None,
+    storage: StorageOption = None,
+    count: Annotated[int, typer.Option("--refine", help="How many front points and baselines to retrain, at most.")] = 8,
+    data_dir: Annotated[Optional[str], typer.Option(help="Root folder of torchvision datasets.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="Training device: cpu or cuda.")] = None,
+) -> None:
+    """Retrain a study's front and baselines longer (3x the proxy's epochs, all the data, 2 seeds); resumable.
+
+    The refined accuracies become the study's front for show, pareto and export --best; prints how well
+    the proxy ranked them (Kendall tau, next to FLOPs and params alone).
+    """
+    from ..refine import RefineSettings, refine_study
+    from ..report import describe_front
+
+    (chosen,) = open_studies(study, storage, one=True)
+    report = refine_study(chosen, count, RefineSettings(), on_result=echo_refined_run, data_dir=data_dir,
+                          threads=threads, device=device)
+    typer.echo(report.describe())
+    typer.echo(describe_front(chosen))
+
+
+def echo_refined_run(run) -> None:
+    """One line per finished refinement run (``refine_study``'s ``on_result``)."""
+    typer.echo(f"refined trial {run.trial} seed {run.seed}: {run.accuracy:.1%} in {run.seconds:.1f}s", err=True)
 
 
 @app.command()
@@ -81,9 +122,10 @@ def calibrate(
     report = run_calibration(chosen, trials, epochs, threads,
                              on_trial=lambda n, short, long: typer.echo(f"trial {n}: proxy {short:.1%} -> longer {long:.1%}"))
     typer.echo(f"{len(report.trials)} trials, proxy {report.proxy_epochs} epochs vs {report.long_epochs} epochs:")
-    typer.echo(format_table([["proxy accuracy", f"{report.kendall_proxy:+.2f}", f"{report.spearman_proxy:+.2f}"],
-                             ["FLOPs alone", f"{report.kendall_flops:+.2f}", f"{report.spearman_flops:+.2f}"]],
-                            ["predictor of the longer run", "Kendall tau", "Spearman rho"]))
+    rho = {"proxy accuracy": report.spearman_proxy, "FLOPs alone": report.spearman_flops}
+    typer.echo(format_table([[a.predictor, f"{a.tau:+.2f}", f"{a.low:+.2f} to {a.high:+.2f}",
+                              f"{rho[a.predictor]:+.2f}" if a.predictor in rho else ""] for a in report.agreement],
+                            ["predictor of the longer run", "Kendall tau", "95% interval (bootstrap)", "Spearman rho"]))
     if not report.proxy_beats_flops:
         typer.echo("warning: the proxy ranks no better than FLOPs alone; train longer (--proxy-epochs) "
                    "or at a larger --proxy-resolution", err=True)

@@ -28,12 +28,18 @@ def search(
         "digits (bundled), a torchvision name (cifar10, flowers102, ...) or imagefolder:PATH.", _SEARCH.dataset))] = None,
     data_dir: Annotated[Optional[str], typer.Option(help="Root folder of torchvision datasets.")] = None,
     download: Annotated[Optional[bool], typer.Option("--download", help="Let torchvision download the dataset.")] = None,
+    cache_dir: Annotated[Optional[str], typer.Option(help=(
+        "Where decoded datasets are cached (default: $ULSAM_NAS_CACHE_DIR, else $XDG_CACHE_HOME/ulsam-nas, "
+        "else ~/.cache/ulsam-nas)."))] = None,
     sampler: Annotated[Optional[str], typer.Option(help=default_help("nsga2, tpe or random.", _SEARCH.sampler))] = None,
     seed: Annotated[Optional[int], typer.Option(help=default_help(
         "Seed of the sampler and the proxy training.", _SEARCH.seed))] = None,
     trials: Annotated[Optional[int], typer.Option(help=default_help(
         "The study's total number of trials (a rerun completes the rest).", _SEARCH.trials))] = None,
     timeout: Annotated[Optional[str], typer.Option(help="Stop starting trials after this long: 90s, 30m, 2h.")] = None,
+    time_budget: Annotated[Optional[str], typer.Option(help=(
+        "Choose the trial count (at most --trials) from the estimated time per trial so the search fits this long: "
+        "30m, 2h; refused, naming proxy settings that fit, when not even the baselines and 10 trials fit."))] = None,
     proxy_epochs: Annotated[Optional[int], typer.Option(help=default_help("Proxy training epochs.", _PROXY.epochs))] = None,
     proxy_resolution: Annotated[Optional[int], typer.Option(help=default_help(
         "Proxy training input size in pixels.", _PROXY.resolution))] = None,
@@ -47,6 +53,12 @@ def search(
         "Proxy training device: cpu or cuda.", _PROXY.device))] = None,
     latency_device: Annotated[Optional[str], typer.Option(help=default_help(
         "Device latency is measured on: cpu or cuda.", _SEARCH.latency_device))] = None,
+    latency_runtime: Annotated[Optional[str], typer.Option(help=default_help(
+        "Runtime latency is timed on: onnxruntime (what ships on CPUs) or torch (eager).", _SEARCH.latency_runtime))] = None,
+    latency_threads: Annotated[Optional[int], typer.Option(help=default_help(
+        "CPU threads latency is timed with (as the device will run it).", _SEARCH.latency_threads))] = None,
+    latency_table: Annotated[Optional[str], typer.Option(
+        help="Predict latency from this table (`ulsam-nas latency-table`): nothing is timed during the search.")] = None,
     resolution: Annotated[Optional[int], typer.Option(
         help="Deployment input size in pixels (default: the space's, 224); costs are those of this size.")] = None,
     early_stopping: Annotated[Optional[bool], typer.Option(
@@ -54,6 +66,12 @@ def search(
     storage: StorageOption = None,
     study: Annotated[Optional[str], typer.Option(help="Study name (default: from space, dataset and budgets).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="A study definition (studies/NAME.yaml, or its name); flags override it.")] = None,
+    noise_seeds: Annotated[Optional[int], typer.Option(help=default_help(
+        "A new study proxy-trains its vanilla baseline with this many seeds to measure the noise (< 2: not measured).",
+        _SEARCH.noise_seeds))] = None,
+    refine: Annotated[Optional[int], typer.Option(help=default_help(
+        "After the search, retrain up to this many front points and baselines longer (3x the epochs, all the data, "
+        "2 seeds); their accuracies become the front (0: off).", _SEARCH.refine))] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Log lines instead of the live progress bar.")] = False,
     workers: Annotated[int, typer.Option(help="Worker processes on this machine, cores split between them "
                                               "(needs a journal: or postgresql:// storage).")] = 1,
@@ -72,8 +90,11 @@ def search(
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from SearchProgress
     settings = (SearchSettings.load(config) if config is not None else _SEARCH).override(
         budgets=budget or None, objectives=objective or None, space=space, dataset=dataset, data_dir=data_dir,
-        download=download, sampler=sampler, seed=seed, trials=trials, timeout=timeout, resolution=resolution,
+        download=download, cache_dir=cache_dir, sampler=sampler, seed=seed, trials=trials, timeout=timeout,
+        time_budget=time_budget, resolution=resolution,
         early_stopping=early_stopping, storage=storage, study=study, latency_device=latency_device,
+        latency_runtime=latency_runtime, latency_threads=latency_threads, latency_table=latency_table,
+        noise_seeds=noise_seeds, refine=refine,
         proxy={"epochs": proxy_epochs, "resolution": proxy_resolution, "train_subset": proxy_subset, "lr": proxy_lr,
                "batch_size": proxy_batch_size, "threads": threads, "device": device},
     )
@@ -81,8 +102,16 @@ def search(
         outcome = run_workers(settings, workers, on_trial=worker_line)
     else:
         with SearchProgress(quiet=quiet) as progress:
-            outcome = run_search(settings, on_start=progress.start, on_trial=progress.trial)
-    typer.echo(describe_search(outcome))
+            outcome = run_search(settings, on_start=progress.start, on_trial=progress.trial, on_estimate=progress.estimate)
+    refinement = None
+    if settings.refine and not outcome.interrupted and "accuracy" in settings.objectives:
+        from ..refine import RefineSettings, refine_study
+        from .results import echo_refined_run
+
+        refinement = refine_study(outcome.study, settings.refine, RefineSettings(), on_result=echo_refined_run,
+                                  data_dir=settings.data_dir, download=settings.download, threads=settings.proxy.threads,
+                                  device=settings.proxy.device)
+    typer.echo(describe_search(outcome, refinement))
     if outcome.interrupted:
         typer.echo("Interrupted: the running trial was marked failed. Rerun the same command to resume.", err=True)
         raise typer.Exit(130)

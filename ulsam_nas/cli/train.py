@@ -25,6 +25,9 @@ def train_command(
     dataset: Annotated[str, typer.Option(help="digits, a torchvision name, or imagefolder:PATH.")] = _TRAIN.dataset,
     data_dir: Annotated[Optional[str], typer.Option(help="Root folder of torchvision datasets.")] = _TRAIN.data_dir,
     download: Annotated[bool, typer.Option("--download", help="Let torchvision download the dataset.")] = _TRAIN.download,
+    cache_dir: Annotated[Optional[str], typer.Option(help=(
+        "Where decoded datasets are cached (default: $ULSAM_NAS_CACHE_DIR, else $XDG_CACHE_HOME/ulsam-nas, "
+        "else ~/.cache/ulsam-nas)."))] = _TRAIN.cache_dir,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = _TRAIN.epochs,
     resolution: Annotated[int, typer.Option(help="Input size in pixels (costs are reported at this size).")] = _TRAIN.resolution,
     batch_size: Annotated[int, typer.Option(help="Batch size per process.")] = _TRAIN.batch_size,
@@ -46,7 +49,8 @@ def train_command(
     from ..training import train
 
     arch = ArchConfig.load(config)
-    settings = TrainSettings(dataset=dataset, data_dir=data_dir, download=download, epochs=epochs, resolution=resolution,
+    settings = TrainSettings(dataset=dataset, data_dir=data_dir, download=download, cache_dir=cache_dir, epochs=epochs,
+                             resolution=resolution,
                              batch_size=batch_size, lr=lr, weight_decay=weight_decay, label_smoothing=label_smoothing,
                              train_subset=train_subset, seed=seed, threads=threads, device=device)
     check_formats(export_format or [])

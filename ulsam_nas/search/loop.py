@@ -19,9 +19,10 @@ import pandas as pd
 from ..data import load_dataset
 from ..metrics import METRICS
 from ..record import StudyMeta, TrialRecord
-from ..report import hypervolume, pareto_front, trials_frame
+from ..report import hypervolume, pareto_front, study_noise, trials_frame
 from ..space import SearchSpace, load_space
 from ..training import TrainingDiverged
+from .estimate import TrialEstimate, finished_trials, plan_search
 from .ledger import Ledger
 from .objective import Objective, Trainer
 from .samplers import make_sampler
@@ -41,6 +42,7 @@ class TrialEvent:
     target: int
     front_size: int
     best_feasible_accuracy: float | None
+    accuracy_sigma: float | None = None  # the record's accuracy's uncertainty (noise.py)
 
 
 @dataclass
@@ -72,13 +74,18 @@ def run_search(
     on_start: Callable[[str, str, int, int, list[str]], None] | None = None,
     on_trial: Callable[[TrialEvent], None] | None = None,
     trainer: Trainer | None = None,
+    on_estimate: Callable[[TrialEstimate], None] | None = None,
 ) -> SearchOutcome:
-    """Create or resume the study ``settings`` describe and run it up to ``settings.trials`` trials."""
+    """Create or resume the study ``settings`` describe and run it up to ``settings.trials`` trials.
+
+    ``on_estimate`` hears the expected time per trial and for the trials left, before the first
+    trial; with ``settings.time_budget`` the trial count is chosen from that estimate.
+    """
     space = load_space(settings.space)
     if settings.deployment_resolution(space) < 32:
         raise ValueError(f"resolution: must be >= 32 pixels, got {settings.deployment_resolution(space)}")
     data = load_dataset(settings.dataset, settings.proxy.resolution, settings.data_dir, settings.download,
-                        train_subset=settings.proxy.train_subset, seed=0)
+                        train_subset=settings.proxy.train_subset, seed=0, cache_dir=settings.cache_dir)
     objective = Objective(settings, space, data, **({"trainer": trainer} if trainer else {}))
     check_budget_reachable(space, settings, data.num_classes)
 
@@ -89,11 +96,22 @@ def run_search(
     sampler_seed = settings.seed if storage.single_writer else settings.seed + worker_id()["pid"]
     sampler = make_sampler(settings.sampler, sampler_seed, settings.trials)
     backend = make_storage(storage, settings.heartbeat_seconds, 3 * settings.heartbeat_seconds)
+    # Before the study exists: a time budget that cannot fit must not leave a study with these settings behind.
+    estimate, planned = plan_search(settings, space, data.num_classes, len(data.train_labels), len(data.val_labels),
+                                    lambda: finished_trials(backend, name, settings.objectives), objective.measure,
+                                    wanted=on_estimate is not None)
     lock = StudyLock(storage, name)
-    with lock.held():  # several workers may start at once: one creates the study and queues the baselines
+    # Several workers may start at once: one creates the study, measures its noise (a few proxy trainings, see
+    # study.prepare_study) and queues the baselines; the others wait here for the lock meanwhile.
+    with lock.held():
         study = optuna.create_study(storage=backend, study_name=name, sampler=sampler, load_if_exists=True,
                                     directions=[METRICS[o].direction for o in settings.objectives])
+        meta = StudyMeta.from_study(study)
+        if objective.latency is not None and meta.latency_reference_ms is not None:
+            objective.latency.reference_ms = meta.latency_reference_ms  # one scale for every worker and resume
         notes = prepare_study(study, settings, objective, name)
+        if objective.latency is not None and meta.latency_reference_ms is None:
+            StudyMeta.write_latency_reference(study, objective.latency.reference_ms)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(list(settings.objectives))  # optuna-dashboard shows them
@@ -102,15 +120,18 @@ def run_search(
     ledger.refresh(study)
     done_before = ledger.finished
     if on_start:
-        on_start(name, str(storage), settings.trials, done_before, notes)
-    interrupted = _run_trials(study, objective, ledger, lock, settings, on_trial)
-    return SearchOutcome(study, str(storage), name, settings, space, ledger.finished - done_before, interrupted)
+        on_start(name, str(storage), planned.trials, done_before, notes)
+    if on_estimate and estimate:
+        on_estimate(estimate)
+    interrupted = _run_trials(study, objective, ledger, lock, planned, on_trial)
+    return SearchOutcome(study, str(storage), name, planned, space, ledger.finished - done_before, interrupted)
 
 
 def _run_trials(study: optuna.Study, objective: Objective, ledger: Ledger, lock: StudyLock, settings: SearchSettings,
                 on_trial: Callable[[TrialEvent], None] | None) -> bool:
     """Claim and evaluate trials until the study's total is reached; True if interrupted (Ctrl-C)."""
     started = time.monotonic()
+    noise = study_noise(study)
     while settings.timeout is None or time.monotonic() - started < settings.timeout:
         with lock.held():
             sweep_orphans(study)
@@ -146,5 +167,6 @@ def _run_trials(study: optuna.Study, objective: Objective, ledger: Ledger, lock:
         frozen = study.tell(trial, values if state == optuna.trial.TrialState.COMPLETE else None, state=state)
         (record,) = ledger.update([frozen]) or [TrialRecord.from_trial(frozen)]
         if on_trial is not None:
-            on_trial(TrialEvent(record, ledger.finished, settings.trials, len(ledger.front), ledger.best_accuracy()))
+            on_trial(TrialEvent(record, ledger.finished, settings.trials, len(ledger.front), ledger.best_accuracy(),
+                                None if record.accuracy is None else noise.sigma_of(record.accuracy)))
     return False

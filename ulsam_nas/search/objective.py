@@ -16,6 +16,7 @@ import optuna
 from ..config import ArchConfig
 from ..costs import CostReport, measure_costs
 from ..data import ImageData
+from ..latency import LatencyMeter
 from ..metrics import METRICS
 from ..record import Status, TrialRecord, TrialWriter
 from ..space import SearchSpace
@@ -39,13 +40,17 @@ class Objective:
         self.settings, self.space, self.data = settings, space, data
         self.trainer, self._measure = trainer, measure
         self.resolution = settings.deployment_resolution(space)
+        # Every candidate is timed against the space's widest vanilla network (or predicted from a table).
+        self.latency = LatencyMeter(settings.latency_settings, self.resolution, space.vanilla(data.num_classes)) \
+            if settings.needs_latency else None
+        if self.latency is not None and self.latency.table is not None:
+            self.latency.table.check_space(space)
         # Short proxies are noisy in their first epochs (warm-up): judge only from 60% of the run on.
         first_epoch = max(2, round(0.6 * settings.proxy.epochs))
         self.rule = StoppingRule(first_epoch=first_epoch) if settings.early_stopping else None
 
     def measure(self, config: ArchConfig) -> CostReport:
-        return self._measure(config, self.resolution, latency=self.settings.needs_latency,
-                             device=self.settings.latency_device, threads=self.settings.latency_threads)
+        return self._measure(config, self.resolution, latency=self.latency or False)
 
     def over_budget(self, costs: CostReport) -> list[str]:
         """One reason per budget the costs exceed."""

@@ -15,6 +15,7 @@ import yaml
 
 from ..budgets import Budget, parse_budget
 from ..data import DEFAULT_DATASET
+from ..latency import DEFAULT_RUNTIME, LatencySettings
 from ..metrics import DEFAULT_OBJECTIVES, METRICS
 from ..resources import resolve_bundled
 from ..space import SearchSpace
@@ -47,20 +48,26 @@ class SearchSettings:
     dataset: str = DEFAULT_DATASET
     data_dir: str | None = None
     download: bool = False
+    cache_dir: str | None = None  # decoded-dataset cache (None: ~/.cache/ulsam-nas); not part of what defines a study
     budgets: tuple[Budget, ...] = ()  # also accepts their text: "300M-flops"
     objectives: tuple[str, ...] = DEFAULT_OBJECTIVES
     sampler: str = DEFAULT_SAMPLER
     seed: int = 0
     trials: int = 60
     timeout: float | None = None  # seconds; also accepts "30m", "2h"
+    time_budget: float | None = None  # seconds ("1h"): the trial count is chosen from the estimated time per trial
     resolution: int | None = None  # deployment resolution; None: the space's
     proxy: ProxySettings = field(default_factory=ProxySettings)
     early_stopping: bool = True
     latency_device: str = "cpu"
     latency_threads: int = 1
+    latency_runtime: str = DEFAULT_RUNTIME  # onnxruntime (what ships on CPUs) or torch (eager)
+    latency_table: str | None = None  # predict latency from this table (ulsam-nas latency-table), never measure
     storage: str | None = None
     study: str | None = None
     heartbeat_seconds: int = 10  # database storages: a worker silent for 3x this is failed and its trial retried
+    noise_seeds: int = 3  # a new study proxy-trains its vanilla baseline with this many seeds (< 2: not measured)
+    refine: int = 8  # after the search, retrain up to this many front points and baselines longer (0: off)
 
     def __post_init__(self) -> None:
         budgets = (self.budgets,) if isinstance(self.budgets, (str, Budget)) else self.budgets
@@ -76,7 +83,16 @@ class SearchSettings:
             raise ValueError(f"sampler: unknown sampler {self.sampler!r}; valid: {', '.join(SAMPLERS)}")
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
             raise ValueError(f"trials: must be a positive integer, got {self.trials!r}")
+        for name in ("noise_seeds", "refine"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name.replace('_', '-')}: must be an integer >= 0, got {value!r}")
         object.__setattr__(self, "timeout", parse_duration(self.timeout))
+        self.latency_settings  # noqa: B018 (validates the latency settings)
+        try:
+            object.__setattr__(self, "time_budget", parse_duration(self.time_budget))
+        except ValueError as error:
+            raise ValueError(str(error).replace("timeout:", "time budget:", 1)) from None
 
     @property
     def budget_texts(self) -> list[str]:
@@ -85,6 +101,11 @@ class SearchSettings:
     @property
     def cost_objectives(self) -> tuple[str, ...]:
         return tuple(o for o in self.objectives if o != "accuracy")
+
+    @property
+    def latency_settings(self) -> LatencySettings:
+        return LatencySettings(runtime=self.latency_runtime, threads=self.latency_threads, device=self.latency_device,
+                               table=self.latency_table)
 
     @property
     def needs_latency(self) -> bool:
@@ -145,7 +166,8 @@ class SearchSettings:
             "objectives": list(self.objectives), "resolution": self.deployment_resolution(space),
             "proxy": {k: v for k, v in dataclasses.asdict(self.proxy).items() if k not in ("threads", "device")},
             "seed": self.seed, "early_stopping": self.early_stopping,
-        }
+        } | ({"latency": {"runtime": self.latency_runtime, "threads": self.latency_threads, "device": self.latency_device,
+                          "table": self.latency_table}} if self.needs_latency else {})
 
     def study_name(self, space: SearchSpace) -> str:
         """The given study name, or one built from space, dataset, budgets and (non-default) objectives."""

@@ -40,6 +40,7 @@ class TrainSettings:
     dataset: str = DEFAULT_DATASET
     data_dir: str | None = None
     download: bool = False
+    cache_dir: str | None = None  # decoded-dataset cache (None: ~/.cache/ulsam-nas)
     epochs: int = 30
     resolution: int = 224
     batch_size: int = 64
@@ -64,7 +65,7 @@ class TrainSettings:
 
     def resumable_fields(self) -> dict:
         """Settings that must not change across a resume (threads and device may)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("threads", "device", "data_dir")}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("threads", "device", "data_dir", "cache_dir")}
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def train(
             raise ValueError(f"--out: cannot create {out}: {error.strerror or error}") from None
 
     data = load_dataset(settings.dataset, settings.resolution, settings.data_dir, settings.download,
-                        train_subset=settings.train_subset, seed=0)
+                        train_subset=settings.train_subset, seed=0, cache_dir=settings.cache_dir)
     changed = config.num_classes != data.num_classes
     if changed:  # a config found on one dataset, trained on another: only the classifier changes
         config = dataclasses.replace(config, num_classes=data.num_classes)

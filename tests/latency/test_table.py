@@ -1,0 +1,71 @@
+"""Latency tables: round trip, prediction = sum of pieces, one clear line for every bad table."""
+
+import pytest
+
+from ulsam_nas import ArchConfig
+from ulsam_nas.latency import LatencySettings, LatencyTable
+from ulsam_nas.latency.table import Piece
+from ulsam_nas.space import SearchSpace
+
+pytestmark = pytest.mark.slow  # the shared table is timed for real (about 20 s on 2 cores)
+
+
+def test_round_trip_keeps_every_piece_and_the_header(tiny):
+    space, table, path = tiny
+    loaded = LatencyTable.load(path)
+    assert loaded.latencies.keys() == table.latencies.keys() and loaded.rows == table.rows
+    for key, (ms, uncertainty) in table.latencies.items():
+        assert loaded.latencies[key] == (pytest.approx(ms, abs=1e-6), pytest.approx(uncertainty, abs=1e-6))
+    for key in ("space", "runtime", "threads", "resolution", "machine", "versions", "seconds_to_make", "reference_ms"):
+        assert key in loaded.meta
+    assert loaded.meta["runtime"] == "onnxruntime" and loaded.meta["resolution"] == 64
+    # 2 widths x (19 blocks + ULSAM(1), ULSAM(4) after block 16 + 2 head class counts)
+    assert loaded.meta["pieces"] == len(loaded.latencies) == 2 * (19 + 2 + 2)
+
+
+def test_prediction_is_the_sum_of_the_pieces_plus_the_fitted_correction(tiny):
+    space, _, path = tiny
+    table = LatencyTable.load(path)
+    config = ArchConfig(width=0.35, num_classes=10, drop=[15], ulsam=[{"after": 16, "subspaces": 4}])
+    blocks = [table.latencies[Piece("block", 0.35, block=b).key][0] for b in range(19) if b != 15]
+    ulsam = table.latencies[Piece("ulsam", 0.35, block=16, subspaces=4).key][0]
+    heads = [table.latencies[Piece("head", 0.35, classes=c).key][0] for c in (10, 1000)]
+    expected = sum(blocks) + ulsam + heads[0] + table.correction(0.35)
+    assert table.correction(0.35) == table.meta["correction"]["per_width_ms"]["0.35"]
+    predicted = table.predict(config)
+    assert predicted.ms == pytest.approx(expected) and predicted.method == "table"
+    # the head is interpolated between the class counts it was timed at
+    more_classes = table.predict(ArchConfig(width=0.35, num_classes=505, drop=[15], ulsam=[{"after": 16, "subspaces": 4}]))
+    assert more_classes.ms - predicted.ms == pytest.approx((heads[1] - heads[0]) / 2)
+
+
+def test_missing_piece_is_one_clear_line(tiny, tmp_path):
+    _, _, path = tiny
+    lines = path.read_text().splitlines()
+    broken = tmp_path / "broken.csv"
+    broken.write_text("\n".join(line for line in lines if not line.startswith("ulsam,0.35,16,4")) + "\n")
+    with pytest.raises(ValueError, match=r"no piece 'ULSAM\(4\) after block 16 at width 0.35'.*remake it"):
+        LatencyTable.load(broken).predict(ArchConfig(width=0.35, num_classes=10, ulsam=[{"after": 16, "subspaces": 4}]))
+
+
+def test_other_space_runtime_threads_or_resolution_are_refused(tiny):
+    space, _, path = tiny
+    table = LatencyTable.load(path)
+    other = SearchSpace(name="other", backbone="mobilenet_v2", resolution=64, widths=(0.5,), drop=(16,))
+    with pytest.raises(ValueError, match="made for space 'tiny', which differs from space 'other'"):
+        table.check_space(other)
+    table.check_space(space)  # its own space is fine
+    with pytest.raises(ValueError, match="measured with onnxruntime, not torch; pass --latency-runtime onnxruntime"):
+        table.check_usable(LatencySettings(runtime="torch"), 64)
+    with pytest.raises(ValueError, match="measured with 1 thread\\(s\\), not 2"):
+        table.check_usable(LatencySettings(threads=2), 64)
+    with pytest.raises(ValueError, match="measured at 64px, not 224px"):
+        table.check_usable(LatencySettings(), 224)
+
+
+def test_files_that_are_not_tables(tmp_path):
+    with pytest.raises(ValueError, match="file not found"):
+        LatencyTable.load(tmp_path / "none.csv")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a ulsam-nas latency table"):
+        LatencyTable.load(tmp_path / "other.csv")

@@ -1,0 +1,264 @@
+"""Refinement: retrain the front at higher fidelity, so that the study's final front is not a proxy's guess.
+
+After a search, up to ``count`` networks are retrained with :class:`RefineSettings` (by default 3x the
+proxy's epochs, all the training data, 2 seeds): the vanilla baseline, the noise-aware front's candidates
+(evenly spread over cost when there are more than fit) and the other trained baselines. Each
+(trial, seed) result is stored through ``record.py`` the moment it finishes, so an interrupted
+refinement resumes where it stopped and never retrains a finished run. The refined accuracies (seed
+mean ± uncertainty) become the study's final front (``report.study_front``); the proxy's stay beside
+them. Every refinement reports how well the proxy ranked the networks (``ranks.py``): Kendall tau with
+a bootstrap 95% interval, next to FLOPs alone and params alone.
+
+``calibrate.py`` uses the same retraining (:func:`retrain`) and rank statistics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from .config import ArchConfig
+from .data import ImageData, load_dataset
+from .metrics import METRICS
+from .ranks import RankAgreement, beats, rank_agreement
+from .record import EVALUATED, RefinedRun, StudyMeta
+from .report import pareto_front, trials_frame
+from .training import ProxyResult, ProxySettings, TrainingDiverged, train_proxy
+
+__all__ = ["RefineReport", "RefineSettings", "RefinedPoint", "agreement_of", "describe_agreement", "describe_refinement",
+           "pick_for_refinement", "refine_study", "retrain"]
+
+_EVALUATED = [status.value for status in EVALUATED]
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """How refinement trains: several times the proxy's training (stored with the study; fixed once used).
+
+    Defaults: 3x the proxy's epochs (the proxy's 4 become 12), all the training data (the proxy may use a
+    subset), 2 seeds (the fewest that show a spread; their mean halves the seed variance). Resolution,
+    batch size and learning rate stay the proxy's.
+    """
+
+    epochs_factor: int = 3
+    seeds: int = 2
+    train_subset: int | None = None  # None: all the training data
+
+    def __post_init__(self) -> None:
+        if isinstance(self.epochs_factor, bool) or not isinstance(self.epochs_factor, int) or self.epochs_factor < 1:
+            raise ValueError(f"refine epochs_factor: must be an integer >= 1, got {self.epochs_factor!r}")
+        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 2:
+            raise ValueError(f"refine seeds: must be an integer >= 2 (a spread needs two), got {self.seeds!r}")
+        if self.train_subset is not None and (not isinstance(self.train_subset, int) or self.train_subset < 2):
+            raise ValueError(f"refine train_subset: must be an integer >= 2 or empty (all), got {self.train_subset!r}")
+
+    def training(self, proxy: ProxySettings) -> ProxySettings:
+        """The refined training: the proxy's, longer and on more data."""
+        return dataclasses.replace(proxy, epochs=self.epochs_factor * proxy.epochs, train_subset=self.train_subset)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class RefinedPoint:
+    trial: int
+    summary: str
+    baseline: str
+    proxy_accuracy: float
+    accuracy: float  # mean over seeds
+    std: float  # the seeds' spread (sample standard deviation)
+    seeds: int
+
+
+@dataclass(frozen=True)
+class RefineReport:
+    """What a refinement did and found."""
+
+    study: str
+    settings: RefineSettings
+    proxy_epochs: int
+    epochs: int
+    points: tuple[RefinedPoint, ...]  # every refined trial with all its seeds finished
+    trained_runs: int  # by this call
+    stored_runs: int  # found finished (an earlier, interrupted refinement)
+    seconds: float
+    not_refined: tuple[int, ...]  # front candidates left out: more than ``count``
+    failed: tuple[str, ...]  # runs whose training diverged (not stored: a rerun retries them)
+    agreement: tuple[RankAgreement, ...]  # proxy, FLOPs alone, params alone; empty below 3 networks
+
+    @property
+    def proxy_beats_flops(self) -> bool | None:
+        return beats(self.agreement[0], self.agreement[1]) if self.agreement else None
+
+    def describe(self) -> str:
+        """The refinement's summary: what ran, and how well the proxy ranked."""
+        lines = [f"Refinement of {self.study!r}: {len(self.points)} networks, {self.settings.seeds} seeds each, "
+                 f"{self.epochs} epochs against the proxy's {self.proxy_epochs}, "
+                 f"{'all the' if self.settings.train_subset is None else f'{self.settings.train_subset}'} training "
+                 f"images; {self.trained_runs} run(s) trained in {self.seconds:.0f}s"
+                 + (f", {self.stored_runs} found finished" if self.stored_runs else "")]
+        if self.not_refined:
+            lines.append(f"  front candidates not refined (more than --refine allows): trials "
+                         f"{', '.join(map(str, self.not_refined))}")
+        lines += [f"  failed: {failure}" for failure in self.failed]
+        lines += describe_agreement(self.agreement)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"proxy_beats_flops": self.proxy_beats_flops}
+
+
+def describe_agreement(agreement: Iterable[RankAgreement]) -> list[str]:
+    """Lines on the proxy's rank agreement with the refined accuracy, with a warning where FLOPs do as well."""
+    agreement = list(agreement)
+    if not agreement:
+        return ["  rank agreement: fewer than 3 refined networks, not computed"]
+    lines = ["  rank agreement with the refined accuracy (n = %d):" % agreement[0].count]
+    lines += [f"    {item.describe()}" for item in agreement]
+    if not beats(agreement[0], agreement[1]):
+        lines.append("warning: the proxy ranked these networks no better than counting FLOPs; train the proxy longer "
+                     "(--proxy-epochs) or at a larger --proxy-resolution before trusting its front")
+    return lines
+
+
+def retrain(jobs: Iterable[tuple[int, ArchConfig, int]], data: ImageData, training: ProxySettings,
+            on_result: Callable[[int, int, ProxyResult], None], trainer: Callable[..., ProxyResult] = train_proxy,
+            ) -> list[str]:
+    """Train each (trial, config, seed) with ``training`` and hand each result to ``on_result`` at once.
+
+    Returns a line per run whose training diverged (those are skipped).
+    """
+    failed = []
+    for number, config, seed in jobs:
+        try:
+            result = trainer(config, data, training, seed=seed)
+        except TrainingDiverged as error:
+            failed.append(f"trial {number} seed {seed}: {error}")
+            continue
+        on_result(number, seed, result)
+    return failed
+
+
+def pick_for_refinement(frame: pd.DataFrame, objectives, count: int) -> tuple[list[int], list[int]]:
+    """Up to ``count`` trials: the vanilla baseline, the noise-aware front, the other trained baselines.
+
+    Where the front has more points than fit, an even spread over its first cost is kept (cheapest and
+    costliest included). Returns (chosen, front candidates left out).
+    """
+    baselines = frame[(frame["baseline"] != "") & frame["status"].isin(_EVALUATED) & (frame["state"] == "COMPLETE")
+                      & (frame["feasible"] != False) & frame["accuracy"].notna()]  # noqa: E712
+    vanilla = [int(t) for t in baselines.loc[baselines["baseline"] == "vanilla", "trial"]][:1]
+    front = [int(t) for t in pareto_front(frame, objectives)["trial"] if int(t) not in vanilla]
+    slots = max(0, count - len(vanilla))
+    if len(front) > slots:
+        keep = np.unique(np.linspace(0, len(front) - 1, slots).round().astype(int)) if slots else []
+        kept = [front[i] for i in keep]
+        left_out = [t for t in front if t not in kept]
+    else:
+        kept, left_out = front, []
+    chosen = (vanilla + kept)[:count]
+    others = [int(t) for t in baselines["trial"] if int(t) not in chosen]
+    chosen += others[: max(0, count - len(chosen))]
+    return chosen, left_out
+
+
+def refine_study(study: optuna.Study, count: int = 8, settings: RefineSettings = RefineSettings(),
+                 on_result: Callable[[RefinedRun], None] | None = None, *,
+                 trainer: Callable[..., ProxyResult] = train_proxy, data: ImageData | None = None,
+                 data_dir: str | None = None, download: bool = False, threads: int | None = None,
+                 device: str | None = None) -> RefineReport:
+    """Retrain up to ``count`` of the study's front points and baselines at higher fidelity; resumable.
+
+    ``on_result`` hears each (trial, seed) run as it is stored. ``trainer`` defaults to the proxy's loop
+    (``train_proxy``); ``data`` to the study's dataset with ``settings.train_subset`` training images.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"refine: count must be a positive integer, got {count!r}")
+    meta = StudyMeta.from_study(study)
+    if not meta.written:
+        raise ValueError(f"refine: study {study.study_name!r} was not written by ulsam-nas search")
+    if "accuracy" not in meta.objectives:
+        raise ValueError(f"refine: accuracy is not an objective of study {study.study_name!r}: nothing to refine")
+    proxy = ProxySettings(**meta.settings["proxy"], **{k: v for k, v in (("threads", threads), ("device", device))
+                                                        if v is not None})
+    training = settings.training(proxy)
+    wanted = {"settings": settings.to_dict(), "epochs": training.epochs, "train_subset": training.train_subset}
+    if meta.refinement is None:
+        StudyMeta.write_refinement(study, wanted)
+    elif meta.refinement.get("settings") != wanted["settings"]:
+        raise ValueError(f"refine: study {study.study_name!r} was refined with other settings "
+                         f"({meta.refinement.get('settings')}, now {wanted['settings']}); its runs would not compare")
+    frame = trials_frame(study)
+    chosen, left_out = pick_for_refinement(frame, meta.objectives, count)
+    base_seed = int(meta.settings.get("seed", 0))
+    seeds = range(base_seed, base_seed + settings.seeds)
+    done = {(run.trial, run.seed) for run in meta.refined}
+    rows = frame.set_index("trial")
+    jobs = [(number, ArchConfig.from_json(rows.loc[number, "config"]), seed)
+            for number in chosen for seed in seeds if (number, seed) not in done]
+    stored = sum((number, seed) in done for number in chosen for seed in seeds)
+
+    def store(number: int, seed: int, result: ProxyResult) -> None:
+        run = RefinedRun(number, seed, result.accuracy, result.seconds, tuple(result.curve))
+        StudyMeta.write_refined_run(study, run)
+        if on_result is not None:
+            on_result(run)
+
+    started = time.perf_counter()
+    failed: list[str] = []
+    if jobs:
+        if data is None:
+            data = load_dataset(meta.settings["dataset"], proxy.resolution, data_dir, download,
+                                train_subset=settings.train_subset, seed=0)
+        failed = retrain(jobs, data, training, store, trainer)
+    seconds = time.perf_counter() - started
+    return _report(study, settings, proxy.epochs, training.epochs, chosen, left_out, len(jobs) - len(failed), stored,
+                   seconds, failed)
+
+
+def _report(study, settings, proxy_epochs, epochs, chosen, left_out, trained, stored, seconds, failed) -> RefineReport:
+    frame = trials_frame(study)
+    rows = frame.set_index("trial")
+    points = []
+    for number in chosen:
+        row = rows.loc[number]
+        if row["refined_seeds"] < settings.seeds:
+            continue
+        points.append(RefinedPoint(number, row["summary"], row["baseline"], float(row["accuracy"]),
+                                   float(row["refined_accuracy"]), float(row["refined_std"]), int(row["refined_seeds"])))
+    agreement = agreement_of(frame[frame["trial"].isin([point.trial for point in points])])
+    return RefineReport(study.study_name, settings, proxy_epochs, epochs, tuple(points), trained, stored, seconds,
+                        tuple(left_out), tuple(failed), tuple(agreement))
+
+
+def agreement_of(refined: pd.DataFrame) -> list[RankAgreement]:
+    """Rank agreement of proxy accuracy, FLOPs and params with the refined accuracy of ``refined`` (3+ rows)."""
+    refined = refined.dropna(subset=["refined_accuracy", "accuracy"])
+    if len(refined) < 3:
+        return []
+    target = refined["refined_accuracy"].astype(float).tolist()
+    predictors = {"proxy accuracy": refined["accuracy"], "FLOPs alone": refined[METRICS["flops"].column],
+                  "params alone": refined[METRICS["params"].column]}
+    return rank_agreement(target, {name: values.astype(float).tolist() for name, values in predictors.items()})
+
+
+def describe_refinement(study) -> list[str]:
+    """For ``show``: what the stored refinement says (nothing when the study was not refined)."""
+    meta = StudyMeta.from_study(study)
+    if not meta.refined:
+        return []
+    frame = trials_frame(study)
+    refined = frame[frame["refined_seeds"] > 0]
+    settings = (meta.refinement or {}).get("settings", {})
+    header = (f"refined: {len(refined)} networks retrained with {settings.get('seeds', '?')} seeds, "
+              f"{(meta.refinement or {}).get('epochs', '?')} epochs (proxy: {meta.settings['proxy']['epochs']}); "
+              "the front below uses the refined accuracy, the proxy's beside it")
+    return [header] + describe_agreement(agreement_of(refined[refined["refined_seeds"] >= 2]))
+
