@@ -100,6 +100,8 @@ def run_search(
     estimate, planned = plan_search(settings, space, data.num_classes, len(data.train_labels), len(data.val_labels),
                                     lambda: finished_trials(backend, name, settings.objectives), objective.measure,
                                     wanted=on_estimate is not None)
+    if on_estimate and estimate:
+        on_estimate(estimate)  # before the noise runs and baselines' costing of a new study: say the cost first
     lock = StudyLock(storage, name)
     # Several workers may start at once: one creates the study, measures its noise (a few proxy trainings, see
     # study.prepare_study) and queues the baselines; the others wait here for the lock meanwhile.
@@ -121,8 +123,6 @@ def run_search(
     done_before = ledger.finished
     if on_start:
         on_start(name, str(storage), planned.trials, done_before, notes)
-    if on_estimate and estimate:
-        on_estimate(estimate)
     interrupted = _run_trials(study, objective, ledger, lock, planned, on_trial)
     return SearchOutcome(study, str(storage), name, planned, space, ledger.finished - done_before, interrupted)
 
