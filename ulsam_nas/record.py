@@ -191,11 +191,6 @@ class TrialWriter:
         self.trial.set_user_attr("status", status.value)  # last: a trial with a status has a complete record
 
 
-def config_key_of(trial: optuna.trial.FrozenTrial) -> str | None:
-    """The config key alone, without building a whole record (hot path of twin detection)."""
-    return trial.user_attrs.get("config_key")
-
-
 _REFINED_PREFIX = "refined:"  # study attribute "refined:<trial>:<seed>": one refinement run
 
 
