@@ -24,7 +24,12 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     print(ulsam_speed.report(ulsam_speed.run()), flush=True)
-    print(proxy_throughput.report(proxy_throughput.run()), flush=True)
+    for resolution in (48, 32):
+        print(proxy_throughput.report(proxy_throughput.run(resolution=resolution)), flush=True)
+    if torch.cuda.is_available():
+        print(proxy_throughput.report(proxy_throughput.run(resolution=32, device="cuda")), flush=True)
+    else:
+        print("Proxy training on a GPU: not run (no GPU visible).")
     print(latency_spread.report(latency_spread.run()), flush=True)
     print(latency_table.report(latency_table.run()), flush=True)  # about 2.5 minutes on 2 cores
     print(search_overhead.report(search_overhead.run(args.trials)), flush=True)

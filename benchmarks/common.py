@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import subprocess
 import time
 from typing import Callable
 
@@ -21,3 +22,34 @@ def median_seconds(run: Callable[[], object], repeats: int = 7, min_seconds: flo
             run()
         timings.append((time.perf_counter() - start) / number)
     return statistics.median(timings)
+
+
+class GpuUtilisation:
+    """Mean GPU utilisation (%) over a ``with`` block, sampled by nvidia-smi every 100 ms.
+
+    ``mean`` stays None on the CPU, where nvidia-smi is missing, or when the block was too short to sample.
+    """
+
+    def __init__(self, device: str) -> None:
+        self.device, self.mean, self._sampler = device, None, None
+
+    def __enter__(self) -> "GpuUtilisation":
+        if self.device.startswith("cuda"):
+            import torch
+
+            index = torch.device(self.device).index or 0
+            try:
+                self._sampler = subprocess.Popen(
+                    ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits", "-lms", "100",
+                     "-i", str(index)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            except OSError:
+                self._sampler = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._sampler is None:
+            return
+        self._sampler.terminate()
+        output, _ = self._sampler.communicate()
+        samples = [float(line) for line in output.split() if line.strip().replace(".", "", 1).isdigit()]
+        self.mean = statistics.mean(samples) if samples else None

@@ -59,6 +59,20 @@ def test_split_folder_and_torchvision_datasets_are_cached(split_image_folder, tm
     assert same(mnist, load_dataset("mnist", 16, data_dir=root, cache_dir=cache)) and decodes[0] == 16 + 60
 
 
+def test_the_training_images_before_the_subset_are_known_from_the_cache_too(image_folder, split_image_folder, tmp_path):
+    """Refinement trains on all of them: the study-time estimate needs their count before loading them."""
+    cache = tmp_path / "cache"
+    specs = [(f"imagefolder:{image_folder}", {}), (f"imagefolder:{split_image_folder}", {}),
+             ("mnist", {"data_dir": write_mnist(tmp_path / "tv")})]
+    for spec, options in specs:
+        whole = load_dataset(spec, 16, cache=False, **options)
+        assert whole.train_available == len(whole.train_labels)
+        for _ in range(2):  # decoded, then read from the cache
+            subset = load_dataset(spec, 16, cache_dir=cache, train_subset=4, **options)
+            assert len(subset.train_labels) == 4 and subset.train_available == len(whole.train_labels)
+    assert load_dataset("digits", 16, train_subset=64).train_available == len(load_dataset("digits", 16).train_labels)
+
+
 @pytest.mark.parametrize("change", ["resolution", "subset", "seed", "val_fraction"])
 def test_settings_that_change_the_result_are_part_of_the_key(image_folder, tmp_path, decodes, change):
     cache = tmp_path / "cache"

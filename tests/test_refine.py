@@ -1,14 +1,18 @@
-"""Refinement on a hand-made study with an injected trainer: resumable, never retrains, becomes the front."""
+"""Refinement on a hand-made study with an injected trainer: resumable, never retrains, becomes the front, says its
+expected time before it trains."""
 
 import dataclasses
 
 import optuna
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from ulsam_nas import ArchConfig
+from ulsam_nas import refine as refine_module
 from ulsam_nas.cli import app
 from ulsam_nas.costs import CostReport
+from ulsam_nas.data import ImageData, load_dataset
 from ulsam_nas.export import select_trial, trial_accuracy
 from ulsam_nas.noise import NoiseEstimate
 from ulsam_nas.record import Status, StudyMeta, TrialRecord, TrialWriter
@@ -21,6 +25,11 @@ PROXY = ProxySettings(epochs=2, resolution=16, train_subset=64)
 TRIALS = [("vanilla", 1.0, 0.88, 300e6, 0.75), ("", 0.75, 0.95, 200e6, 0.70), ("", 0.35, 0.80, 100e6, 0.97),
           ("", 0.5, 0.85, 250e6, 0.60)]
 REFINED = {ArchConfig(backbone="mobilenet_v2", width=w, num_classes=10).to_json(): r for _, w, _, _, r in TRIALS}
+
+
+# The fake trainers below never look at the images; refinement only counts them.
+IN_MEMORY = ImageData("in memory", ["a", "b"], torch.zeros(20, 3, 8, 8, dtype=torch.uint8), torch.arange(20) % 2,
+                      torch.zeros(4, 3, 8, 8, dtype=torch.uint8), torch.arange(4) % 2)
 
 
 def make_study(storage=None):
@@ -69,26 +78,26 @@ def test_refinement_resumes_after_an_interrupt_and_never_retrains_a_finished_run
     study = make_study()
     interrupted = Trainer(interrupt_at=4)
     with pytest.raises(KeyboardInterrupt):
-        refine_study(study, 3, trainer=interrupted, data="in memory")
+        refine_study(study, 3, trainer=interrupted, data=IN_MEMORY)
     assert len(StudyMeta.from_study(study).refined) == 3  # each run stored the moment it finished
     # 3x the proxy's epochs, all the training data, seeds 0 and 1
     assert interrupted.calls == [(1.0, 0, 6, None), (1.0, 1, 6, None), (0.35, 0, 6, None)]
     heard, resumed = [], Trainer()
-    report = refine_study(study, 3, trainer=resumed, data="in memory", on_result=heard.append)
+    report = refine_study(study, 3, trainer=resumed, data=IN_MEMORY, on_result=heard.append)
     assert resumed.calls == [(0.35, 1, 6, None), (0.75, 0, 6, None), (0.75, 1, 6, None)]
     assert [(run.trial, run.seed) for run in heard] == [(2, 1), (1, 0), (1, 1)]
     assert report.trained_runs == 3 and report.stored_runs == 3 and len(report.points) == 3
     again = Trainer()
-    assert refine_study(study, 3, trainer=again, data="in memory").trained_runs == 0 and again.calls == []
+    assert refine_study(study, 3, trainer=again, data=IN_MEMORY).trained_runs == 0 and again.calls == []
     with pytest.raises(ValueError, match="refined with other settings"):
-        refine_study(study, 3, RefineSettings(seeds=3), trainer=again, data="in memory")
+        refine_study(study, 3, RefineSettings(seeds=3), trainer=again, data=IN_MEMORY)
 
 
 def test_refined_accuracies_become_the_front_and_the_proxy_stays_beside_them(tmp_path):
     storage = f"sqlite:///{tmp_path}/hand.db"
     study = make_study(storage)
     assert select_trial(study, best=True).number == 1  # the proxy's favourite
-    report = refine_study(study, 3, trainer=Trainer(), data="in memory")
+    report = refine_study(study, 3, trainer=Trainer(), data=IN_MEMORY)
     point = {p.trial: p for p in report.points}[2]
     assert point.accuracy == pytest.approx(0.9725) and point.proxy_accuracy == 0.80 and point.seeds == 2
     assert [a.predictor for a in report.agreement] == ["proxy accuracy", "FLOPs alone", "params alone"]
@@ -109,9 +118,70 @@ def test_refined_accuracies_become_the_front_and_the_proxy_stays_beside_them(tmp
     assert provenance["metrics"]["accuracy"] == pytest.approx(0.9725) and provenance["metrics"]["proxy_accuracy"] == 0.80
 
 
+def test_refinement_says_its_runs_and_their_time_before_it_trains():
+    study, heard = make_study(), []
+    data = load_dataset("digits", 16, train_subset=96)  # timed on real images' counts; the trainer below is injected
+    trainer = Trainer(interrupt_at=4)
+
+    def hear(estimate):
+        assert trainer.calls == []  # before the first run
+        heard.append(estimate)
+
+    with pytest.raises(KeyboardInterrupt):
+        refine_study(study, 3, trainer=trainer, data=data, on_estimate=hear, threads=1)
+    (first,) = heard
+    assert (first.networks, first.seeds, first.done, first.run.remaining) == (3, 2, 0, 6)
+    # timed on the costliest network left (trial 0, 300M FLOPs) as refinement trains it: 3x the proxy's 2 epochs
+    # on 64 images, as epochs over the 96 it refines on: 4
+    assert first.run.candidate == "v2 w1" and first.run.epochs == 4 and first.run.steps_per_epoch == 96 // 64
+    assert first.run.step_seconds > 0 and first.seconds == pytest.approx(6 * first.run.training_seconds)
+    line = first.describe()
+    assert "\n" not in line and line.startswith("refinement: 6 run(s) to do (3 networks x 2 seeds) x up to ")
+    heard.clear()
+    refine_study(study, 3, trainer=Trainer(), data=data, on_estimate=heard.append, threads=1)  # resumed: 3 stored
+    (resumed,) = heard
+    assert resumed.done == 3 and resumed.run.remaining == 3 and resumed.run.candidate == "v2 w0.75"  # trial 0 is done
+    assert resumed.describe().startswith("refinement: 3 run(s) to do (3 networks x 2 seeds; 3 of 6 done already) x up to ")
+    heard.clear()
+    refine_study(study, 3, trainer=Trainer(), data=data, on_estimate=heard.append)
+    assert heard == []  # nothing left to do: nothing timed
+
+
+def test_refine_command_prints_its_expected_time_and_the_runs_done_before_training(tmp_path, monkeypatch):
+    storage = f"sqlite:///{tmp_path}/hand.db"
+    study = make_study(storage)
+    with pytest.raises(KeyboardInterrupt):
+        refine_study(study, 3, trainer=Trainer(interrupt_at=3), data=IN_MEMORY)  # 2 runs stored
+    trainer, real_retrain = Trainer(), refine_module.retrain
+    monkeypatch.setattr(refine_module, "retrain",  # the command's real data and timing, the injected trainer
+                        lambda jobs, data, training, on_result, _: real_retrain(jobs, data, training, on_result, trainer))
+    result = CliRunner().invoke(app, ["refine", "--storage", storage, "--study", "hand", "--refine", "3",
+                                      "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert len(trainer.calls) == 4
+    expected = [line for line in result.output.splitlines() if line.startswith("refinement: ")]
+    assert len(expected) == 1, result.output
+    assert expected[0].startswith("refinement: 4 run(s) to do (3 networks x 2 seeds; 2 of 6 done already) x up to ")
+    assert "= up to " in expected[0] and "costliest network v2 w0.75: 1 epochs x 22 steps" in expected[0]  # 3 x 2 x 64 images: 1 epoch of 1,437
+    lines = result.output.splitlines()
+    assert lines.index(expected[0]) < min(i for i, line in enumerate(lines) if line.startswith("refined trial "))
+
+
 def test_refine_settings_are_validated():
     with pytest.raises(ValueError, match="seeds: must be an integer >= 2"):
         RefineSettings(seeds=1)
-    with pytest.raises(ValueError, match="epochs_factor"):
-        RefineSettings(epochs_factor=0)
-    assert RefineSettings().training(ProxySettings(epochs=4, train_subset=100)).epochs == 12
+    with pytest.raises(ValueError, match="refine factor"):
+        RefineSettings(factor=0)
+
+
+@pytest.mark.parametrize("proxy,available,epochs", [
+    (ProxySettings(epochs=4, train_subset=None), 1_437, 12),  # the digits: 3x the proxy's 4 epochs on all
+    (ProxySettings(epochs=4, train_subset=100), 100, 12),
+    (ProxySettings(epochs=1, train_subset=10_000), 50_000, 1),  # CIFAR-sized: one epoch on all (5x the images)
+    (ProxySettings(epochs=1, train_subset=10_000), 25_000, 1),
+    (ProxySettings(epochs=2, train_subset=10_000), 25_000, 2),  # 60,000 images: 2.4 epochs, rounded
+    (ProxySettings(epochs=1, train_subset=2_000), 50_000, 1),  # at least one epoch: every image seen
+])
+def test_refinement_trains_on_three_times_the_proxys_images_in_whole_epochs_over_all(proxy, available, epochs):
+    refined = RefineSettings().training(proxy, available)
+    assert refined.epochs == epochs and refined.train_subset is None

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -67,6 +68,56 @@ def test_hypervolume_history_never_decreases():
     history = hypervolume_history(trials, ["accuracy", "flops"], {"accuracy": 0.0, "flops": 100})
     values = history["hypervolume"].tolist()
     assert values == sorted(values) and values[1] == values[0] and values[2] > values[1]
+
+
+def grid_volume(losses: np.ndarray) -> float:
+    """Brute force: the union of the boxes [point, 1] cut into a grid at every coordinate, each cell checked."""
+    if len(losses) == 0:
+        return 0.0
+    edges = [np.unique(np.append(axis, 1.0)) for axis in losses.T]
+    lower = np.stack(np.meshgrid(*[e[:-1] for e in edges], indexing="ij"), axis=-1).reshape(-1, losses.shape[1])
+    size = np.prod(np.stack(np.meshgrid(*[np.diff(e) for e in edges], indexing="ij"), axis=-1), axis=-1).ravel()
+    covered = (losses[None, :, :] <= lower[:, None, :]).all(axis=2).any(axis=1)
+    return float(size[covered].sum())
+
+
+def random_trials(seed: int, count: int = 40) -> pd.DataFrame:
+    """Coarse values (ties, duplicates, dominated points, points outside the reference box) and unusable trials."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(count):
+        row = {"accuracy": rng.integers(0, 11) / 10, "flops": float(rng.integers(1, 13)),
+               "params": float(rng.integers(1, 13))}
+        kind = rng.integers(0, 8)
+        if kind == 0:
+            row |= {"accuracy": math.nan, "state": "FAIL", "status": "failed"}
+        elif kind == 1:
+            row |= {"feasible": False, "status": "infeasible"}
+        elif kind == 2:
+            row |= {"state": "PRUNED", "status": "stopped_early"}
+        rows.append(row)
+    trials = frame(*rows)
+    return trials.sample(frac=1, random_state=seed)  # the history sorts by trial number itself
+
+
+@pytest.mark.parametrize("objectives", [["accuracy", "flops"], ["accuracy", "flops", "params"]])
+@pytest.mark.parametrize("seed", range(6))
+def test_hypervolume_history_equals_a_recomputation_for_every_prefix(objectives, seed):
+    trials = random_trials(seed)
+    reference = {"accuracy": 0.0, "flops": 10.0, "params": 10.0}
+    history = hypervolume_history(trials, objectives, reference)
+    assert history["trial"].tolist() == list(range(len(trials))) and history["trials"].tolist() == list(range(1, 41))
+    ordered = trials.sort_values("trial")
+    losses = np.stack([1 - ordered["accuracy"].to_numpy(float)] + [ordered[name].to_numpy(float) / reference[name]
+                                                                    for name in objectives[1:]], axis=1)
+    finished = ((ordered["state"] == "COMPLETE") & (ordered["status"] == "trained")).to_numpy()
+    usable = finished & (losses < 1).all(axis=1)  # infeasible ones have status "infeasible"
+    for count, value in enumerate(history["hypervolume"], start=1):
+        so_far = ordered.iloc[:count]
+        assert value == pytest.approx(grid_volume(losses[:count][usable[:count]]), rel=1e-12, abs=1e-15)
+        assert value == pytest.approx(hypervolume(pareto_front(so_far, objectives, strict=True), objectives, reference),
+                                      rel=1e-12, abs=1e-15)
+    assert history["hypervolume"].iloc[-1] > 0 and history["hypervolume"].is_monotonic_increasing
 
 
 def test_baseline_gains_name_the_best_point_that_costs_no_more():

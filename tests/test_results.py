@@ -115,7 +115,7 @@ def test_refine_command_on_a_copy_resumes_and_export_uses_the_refined_front(fini
     outcome, folder = finished
     shutil.copy(folder / "r.db", tmp_path / "copy.db")  # the shared study stays unrefined
     storage = f"sqlite:///{tmp_path}/copy.db"
-    settings = RefineSettings(epochs_factor=1, train_subset=128)
+    settings = RefineSettings(factor=1, train_subset=128)
     report = refine_study(open_study(storage, "r"), 3, settings, threads=1)
     assert report.trained_runs == 2 * len(report.points) and 1 <= len(report.points) <= 3
     again = refine_study(open_study(storage, "r"), 3, settings, threads=1)

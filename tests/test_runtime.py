@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from ulsam_nas import runtime
 from ulsam_nas.runtime import resolve_device, seeded, threads
 
 
@@ -59,3 +60,25 @@ def test_seeding_matches_torch_manual_seed_on_the_cpu():
         torch.manual_seed(42)
         reference = torch.randn(4)
     assert torch.equal(ours, reference)
+
+
+def test_cuda_workers_are_spread_round_robin_over_the_visible_gpus():
+    assert runtime.spread_over_gpus("cuda", 5, gpu_count=2) == ["cuda:0", "cuda:1", "cuda:0", "cuda:1", "cuda:0"]
+    assert runtime.spread_over_gpus("cuda", 3, gpu_count=1) == ["cuda:0"] * 3  # several trials share one GPU
+
+
+def test_an_explicit_device_is_every_workers():
+    assert runtime.spread_over_gpus("cpu", 3) == ["cpu"] * 3
+    assert runtime.spread_over_gpus("cuda:1", 2, gpu_count=4) == ["cuda:1"] * 2
+
+
+def test_cuda_workers_without_a_gpu_are_a_value_error():
+    with pytest.raises(ValueError, match="no GPU is visible"):
+        runtime.spread_over_gpus("cuda", 2, gpu_count=0)
+
+
+def test_gpu_kernels_leave_cudnn_benchmarking_as_they_found_it_on_the_cpu():
+    before = torch.backends.cudnn.benchmark
+    with runtime.gpu_kernels(torch.device("cpu")):
+        assert torch.backends.cudnn.benchmark == before
+    assert torch.backends.cudnn.benchmark == before

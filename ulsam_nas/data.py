@@ -19,6 +19,7 @@ splits are left alone for final evaluation.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +32,7 @@ import torch.nn.functional as F
 
 from .data_cache import DataCache, file_signature
 
-__all__ = ["ImageData", "TORCHVISION_DATASETS", "load_dataset", "dataset_names"]
+__all__ = ["ImageData", "TORCHVISION_DATASETS", "check_cache_settings", "load_dataset", "dataset_names"]
 
 log = logging.getLogger("ulsam_nas")
 
@@ -49,6 +50,7 @@ class ImageData:
     train_labels: torch.Tensor
     val_images: torch.Tensor
     val_labels: torch.Tensor
+    train_available: int | None = None  # training images before ``train_subset`` took its share (None: not known)
 
     @property
     def num_classes(self) -> int:
@@ -57,6 +59,14 @@ class ImageData:
     @property
     def resolution(self) -> int:
         return self.train_images.shape[-1]
+
+    def with_train_subset(self, limit: int | None, seed: int = 0) -> "ImageData":
+        """At most ``limit`` training images, the seeded subset ``load_dataset(train_subset=limit)`` takes."""
+        if limit is None or limit >= len(self.train_labels):
+            return self
+        keep = _subset(len(self.train_labels), limit, seed)
+        return dataclasses.replace(self, train_images=self.train_images[keep], train_labels=self.train_labels[keep],
+                                   train_available=self.train_available or len(self.train_labels))
 
     def channel_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-channel mean and std of the training images, in [0, 1] units."""
@@ -254,12 +264,21 @@ def _torchvision(name: str, data_dir: Path, download: bool, resolution: int,
     else:
         train_idx, val_set = torch.arange(len(labels)), open_split(val_kwargs)
         val_idx = torch.arange(len(val_set))
+    available = len(train_idx)
     train_idx = train_idx[_subset(len(train_idx), limits[0], seed)]
     val_idx = val_idx[_subset(len(val_idx), limits[1], seed)]
     train_images, train_labels = read(train_set, train_idx)
     val_images, val_labels = read(val_set, val_idx)
     classes = classes or [str(c) for c in range(int(labels.max()) + 1)]
-    return classes, train_images, train_labels, val_images, val_labels
+    return classes, train_images, train_labels, val_images, val_labels, available
+
+
+def check_cache_settings(cache_dir: str | Path | None, cache: bool) -> None:
+    """Refuse ``cache=False`` (``--no-cache``) with a ``cache_dir``: one of the two would be silently ignored."""
+    if not isinstance(cache, bool):
+        raise ValueError(f"cache: must be true or false, got {cache!r}")
+    if not cache and cache_dir is not None:
+        raise ValueError(f"--no-cache and --cache-dir {cache_dir}: --no-cache writes no cache anywhere; give one of them")
 
 
 def load_dataset(
@@ -286,9 +305,10 @@ def load_dataset(
     if spec == DEFAULT_DATASET:
         classes, images, labels = _digits(resolution)
         train_idx, val_idx = _stratified_split(labels, val_fraction, seed)
+        available = len(train_idx)
         train_idx = train_idx[_subset(len(train_idx), train_subset, seed)]
         val_idx = val_idx[_subset(len(val_idx), val_subset, seed)]
-        data = ImageData(spec, classes, images[train_idx], labels[train_idx], images[val_idx], labels[val_idx])
+        data = ImageData(spec, classes, images[train_idx], labels[train_idx], images[val_idx], labels[val_idx], available)
     elif spec in TORCHVISION_DATASETS:
         root = Path(data_dir or "data").expanduser()
         data = _cached_torchvision(spec, root, download, resolution, (train_subset, val_subset), seed, store)
@@ -308,16 +328,17 @@ _SPLITS = ("train_images", "train_labels", "val_images", "val_labels")
 
 
 def _from_cache(name: str, store: DataCache | None, source: dict, key: Callable[[], dict],
-                build: Callable[[], tuple[list[str], tuple[torch.Tensor, ...], list[tuple[str, list[str]]]]],
+                build: Callable[[], tuple[list[str], tuple[torch.Tensor, ...], list[tuple[str, list[str]]], int]],
                 rekey: bool = False) -> ImageData:
-    """``build()`` -> (classes, the four split tensors, skipped files per folder), through the cache when there is one."""
+    """``build()`` -> (classes, the four split tensors, skipped files per folder, training images before the subset),
+    through the cache when there is one."""
 
     built = []
 
     def build_entry() -> tuple[dict[str, torch.Tensor], dict]:
-        classes, tensors, skipped = build()  # warns about unreadable files itself
+        classes, tensors, skipped, available = build()  # warns about unreadable files itself
         built.append(True)
-        return dict(zip(_SPLITS, tensors)), {"classes": classes, "skipped": skipped}
+        return dict(zip(_SPLITS, tensors)), {"classes": classes, "skipped": skipped, "train_available": available}
 
     if store is None:
         tensors, meta = build_entry()
@@ -327,7 +348,10 @@ def _from_cache(name: str, store: DataCache | None, source: dict, key: Callable[
         if not built:  # read from the cache: the same warning as when it was decoded
             for root, problems in meta["skipped"]:
                 _warn_skipped(root, problems)
-    return ImageData(name, list(meta["classes"]), *(tensors[split] for split in _SPLITS))
+    available = meta.get("train_available")  # caches written before it was recorded: known only without a subset
+    if available is None and source.get("train_subset") is None:
+        available = len(tensors["train_labels"])
+    return ImageData(name, list(meta["classes"]), *(tensors[split] for split in _SPLITS), available)
 
 
 def _cached_torchvision(name: str, root: Path, download: bool, resolution: int,
@@ -344,8 +368,8 @@ def _cached_torchvision(name: str, root: Path, download: bool, resolution: int,
         return {"files": file_signature(files)}
 
     def build():
-        classes, *tensors = _torchvision(name, root, download, resolution, limits, seed)
-        return classes, tuple(tensors), []
+        classes, *tensors, available = _torchvision(name, root, download, resolution, limits, seed)
+        return classes, tuple(tensors), [], available
 
     return _from_cache(name, store, source, key, build, rekey=download)
 
@@ -371,12 +395,14 @@ def _imagefolder(root: Path, resolution: int, train_subset: int | None, val_subs
                                                                                seed=seed)
             _, val_images, val_labels, val_problems = _load_folder(scans[1], resolution, classes, limit=val_subset, seed=seed)
             skipped = [(str(scan.root), problems) for scan, problems in zip(scans, (train_problems, val_problems)) if problems]
-            return classes, (train_images, train_labels, val_images, val_labels), skipped
+            available = len(scans[0].files) if train_subset is not None else len(train_labels)  # unreadable ones included
+            return classes, (train_images, train_labels, val_images, val_labels), skipped, available
         classes, images, labels, problems = _load_folder(scans[0], resolution)
         train_idx, val_idx = _stratified_split(labels, val_fraction, seed)
+        available = len(train_idx)
         train_idx = train_idx[_subset(len(train_idx), train_subset, seed)]
         val_idx = val_idx[_subset(len(val_idx), val_subset, seed)]
         skipped = [(str(root), problems)] if problems else []
-        return classes, (images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]), skipped
+        return classes, (images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]), skipped, available
 
     return _from_cache(name, store, source, key, build)

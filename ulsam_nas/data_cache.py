@@ -8,7 +8,8 @@ machine share a single copy through the page cache.
 
 * **Where**: ``$ULSAM_NAS_CACHE_DIR``, else ``$XDG_CACHE_HOME/ulsam-nas``,
   else ``~/.cache/ulsam-nas``; ``--cache-dir`` (``load_dataset(cache_dir=...)``)
-  moves it. The location never changes what a study is.
+  moves it; ``--no-cache`` (``load_dataset(cache=False)``) switches it off: every
+  image is decoded again and nothing is written. Neither changes what a study is.
 * **Key**: everything that changes the tensors: every source file's relative
   path, size and modification time, the resolution, the split, subset sizes,
   seed and validation fraction (a SHA-256 of them). A changed, added or

@@ -1,13 +1,16 @@
 """Refinement: retrain the front at higher fidelity, so that the study's final front is not a proxy's guess.
 
 After a search, up to ``count`` networks are retrained with :class:`RefineSettings` (by default 3x the
-proxy's epochs, all the training data, 2 seeds): the vanilla baseline, the noise-aware front's candidates
+proxy's training images, as whole epochs over all the training data, 2 seeds): the vanilla baseline, the noise-aware front's candidates
 (evenly spread over cost when there are more than fit) and the other trained baselines. Each
 (trial, seed) result is stored through ``record.py`` the moment it finishes, so an interrupted
 refinement resumes where it stopped and never retrains a finished run. The refined accuracies (seed
 mean ± uncertainty) become the study's final front (``report.study_front``); the proxy's stay beside
 them. Every refinement reports how well the proxy ranked the networks (``ranks.py``): Kendall tau with
 a bootstrap 95% interval, next to FLOPs alone and params alone.
+
+Before it trains, a refinement says what it will cost (:class:`RefineEstimate`): the runs left (and those
+found finished) times one run, timed on the costliest network left with ``search/estimate.py``'s timing.
 
 ``calibrate.py`` uses the same retraining (:func:`retrain`) and rank statistics.
 """
@@ -29,10 +32,12 @@ from .metrics import METRICS
 from .ranks import RankAgreement, beats, rank_agreement
 from .record import EVALUATED, RefinedRun, StudyMeta
 from .report import pareto_front, trials_frame
+from .search.estimate import TrialEstimate, format_duration, time_training
 from .training import ProxyResult, ProxySettings, TrainingDiverged, train_proxy
+from .training.proxy import epochs_for
 
-__all__ = ["RefineReport", "RefineSettings", "RefinedPoint", "agreement_of", "describe_agreement", "describe_refinement",
-           "pick_for_refinement", "refine_study", "retrain"]
+__all__ = ["RefineEstimate", "RefineReport", "RefineSettings", "RefinedPoint", "agreement_of", "describe_agreement",
+           "describe_refinement", "pick_for_refinement", "refine_study", "retrain"]
 
 _EVALUATED = [status.value for status in EVALUATED]
 
@@ -41,29 +46,57 @@ _EVALUATED = [status.value for status in EVALUATED]
 class RefineSettings:
     """How refinement trains: several times the proxy's training (stored with the study; fixed once used).
 
-    Defaults: 3x the proxy's epochs (the proxy's 4 become 12), all the training data (the proxy may use a
-    subset), 2 seeds (the fewest that show a spread; their mean halves the seed variance). Resolution,
-    batch size and learning rate stay the proxy's.
+    Defaults: 3x the proxy's training images (``factor``), as whole epochs over all the training data
+    (at least one, so every image is seen; the proxy may use a subset): the digits' 4-epoch proxy on
+    all its images becomes 12 epochs; a one-epoch proxy on 10,000 of 50,000 images becomes one epoch on
+    all 50,000. 2 seeds (the fewest that show a spread; their mean halves the seed variance).
+    Resolution, batch size and learning rate stay the proxy's.
     """
 
-    epochs_factor: int = 3
+    factor: int = 3  # the refined training trains on about this many times the proxy's images per trial
     seeds: int = 2
     train_subset: int | None = None  # None: all the training data
 
     def __post_init__(self) -> None:
-        if isinstance(self.epochs_factor, bool) or not isinstance(self.epochs_factor, int) or self.epochs_factor < 1:
-            raise ValueError(f"refine epochs_factor: must be an integer >= 1, got {self.epochs_factor!r}")
+        if isinstance(self.factor, bool) or not isinstance(self.factor, int) or self.factor < 1:
+            raise ValueError(f"refine factor: must be an integer >= 1, got {self.factor!r}")
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 2:
             raise ValueError(f"refine seeds: must be an integer >= 2 (a spread needs two), got {self.seeds!r}")
         if self.train_subset is not None and (not isinstance(self.train_subset, int) or self.train_subset < 2):
             raise ValueError(f"refine train_subset: must be an integer >= 2 or empty (all), got {self.train_subset!r}")
 
-    def training(self, proxy: ProxySettings) -> ProxySettings:
-        """The refined training: the proxy's, longer and on more data."""
-        return dataclasses.replace(proxy, epochs=self.epochs_factor * proxy.epochs, train_subset=self.train_subset)
+    def training(self, proxy: ProxySettings, available: int) -> ProxySettings:
+        """The refined training on ``available`` training images (the refinement's): the proxy's, longer, on more data."""
+        proxy_images = min(proxy.train_subset or available, available)
+        refined_images = min(self.train_subset or available, available)
+        epochs = epochs_for(self.factor * proxy.epochs * proxy_images, refined_images)
+        return dataclasses.replace(proxy, epochs=epochs, train_subset=self.train_subset)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class RefineEstimate:
+    """What a refinement will cost, said before it trains: the runs left x one run, measured (an upper bound)."""
+
+    networks: int  # chosen for refinement
+    seeds: int
+    done: int  # runs found finished (an earlier, interrupted refinement)
+    run: TrialEstimate  # one run of the costliest network left (by FLOPs), timed; run.remaining: the runs to do
+
+    @property
+    def seconds(self) -> float:
+        return self.run.remaining * self.run.training_seconds
+
+    def describe(self) -> str:
+        """One line for the terminal."""
+        run = self.run
+        done = f"; {self.done} of {self.networks * self.seeds} done already" if self.done else ""
+        return (f"refinement: {run.remaining} run(s) to do ({self.networks} networks x {self.seeds} seeds{done}) x up to "
+                f"{format_duration(run.training_seconds)} = up to {format_duration(self.seconds)} (costliest network "
+                f"{run.candidate}: {run.epochs} epochs x {run.steps_per_epoch} steps of {run.step_seconds:.2f}s at "
+                f"{run.resolution}px + {run.eval_seconds:.1f}s evaluation per epoch)")
 
 
 @dataclass(frozen=True)
@@ -172,12 +205,16 @@ def pick_for_refinement(frame: pd.DataFrame, objectives, count: int) -> tuple[li
 def refine_study(study: optuna.Study, count: int = 8, settings: RefineSettings = RefineSettings(),
                  on_result: Callable[[RefinedRun], None] | None = None, *,
                  trainer: Callable[..., ProxyResult] = train_proxy, data: ImageData | None = None,
-                 data_dir: str | None = None, download: bool = False, threads: int | None = None,
-                 device: str | None = None) -> RefineReport:
+                 data_dir: str | None = None, download: bool = False, cache_dir: str | None = None,
+                 cache: bool = True, threads: int | None = None,
+                 device: str | None = None, on_estimate: Callable[[RefineEstimate], None] | None = None,
+                 ) -> RefineReport:
     """Retrain up to ``count`` of the study's front points and baselines at higher fidelity; resumable.
 
     ``on_result`` hears each (trial, seed) run as it is stored. ``trainer`` defaults to the proxy's loop
     (``train_proxy``); ``data`` to the study's dataset with ``settings.train_subset`` training images.
+    ``on_estimate`` hears, before the first run, the runs left, those found finished and the time they
+    will take (a few training steps of the costliest network left are timed for it; not without it).
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"refine: count must be a positive integer, got {count!r}")
@@ -188,7 +225,10 @@ def refine_study(study: optuna.Study, count: int = 8, settings: RefineSettings =
         raise ValueError(f"refine: accuracy is not an objective of study {study.study_name!r}: nothing to refine")
     proxy = ProxySettings(**meta.settings["proxy"], **{k: v for k, v in (("threads", threads), ("device", device))
                                                         if v is not None})
-    training = settings.training(proxy)
+    if data is None:
+        data = load_dataset(meta.settings["dataset"], proxy.resolution, data_dir, download,
+                            train_subset=settings.train_subset, seed=0, cache_dir=cache_dir, cache=cache)
+    training = settings.training(proxy, len(data.train_labels))
     wanted = {"settings": settings.to_dict(), "epochs": training.epochs, "train_subset": training.train_subset}
     if meta.refinement is None:
         StudyMeta.write_refinement(study, wanted)
@@ -214,13 +254,22 @@ def refine_study(study: optuna.Study, count: int = 8, settings: RefineSettings =
     started = time.perf_counter()
     failed: list[str] = []
     if jobs:
-        if data is None:
-            data = load_dataset(meta.settings["dataset"], proxy.resolution, data_dir, download,
-                                train_subset=settings.train_subset, seed=0)
+        if on_estimate is not None:
+            on_estimate(_estimate(jobs, rows, data, training, len(chosen), settings.seeds, stored, base_seed))
         failed = retrain(jobs, data, training, store, trainer)
     seconds = time.perf_counter() - started
     return _report(study, settings, proxy.epochs, training.epochs, chosen, left_out, len(jobs) - len(failed), stored,
                    seconds, failed)
+
+
+def _estimate(jobs, rows: pd.DataFrame, data: ImageData, training: ProxySettings, networks: int, seeds: int,
+              stored: int, seed: int) -> RefineEstimate:
+    """Time a few training steps of the costliest network left (by FLOPs): every run left takes at most that long."""
+    flops = rows[METRICS["flops"].column]
+    _, config, _ = max(jobs, key=lambda job: float(flops[job[0]]) if pd.notna(flops[job[0]]) else 0.0)
+    run = time_training(config, training, data.num_classes, len(data.train_labels), len(data.val_labels),
+                        remaining=len(jobs), seed=seed)
+    return RefineEstimate(networks, seeds, stored, run)
 
 
 def _report(study, settings, proxy_epochs, epochs, chosen, left_out, trained, stored, seconds, failed) -> RefineReport:

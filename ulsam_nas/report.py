@@ -114,6 +114,12 @@ def non_dominated(losses: np.ndarray, margins: np.ndarray | None = None, column:
     return ~dominates.any(axis=0)
 
 
+def _candidates(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Which rows may be on a front: complete, feasible, evaluated trials with every objective measured."""
+    return ((frame["state"] == "COMPLETE") & (frame["feasible"] != False)  # noqa: E712 (None: no budgets)
+            & frame["status"].isin(_EVALUATED) & frame[columns].notna().all(axis=1))
+
+
 def pareto_front(frame: pd.DataFrame, objectives: list[str] | tuple[str, ...], strict: bool = False) -> pd.DataFrame:
     """Feasible, fully evaluated trials that no other such trial dominates.
 
@@ -124,9 +130,7 @@ def pareto_front(frame: pd.DataFrame, objectives: list[str] | tuple[str, ...], s
     """
     metrics = [METRICS[name] for name in objectives]
     columns = [metric.column for metric in metrics]
-    done = frame[(frame["state"] == "COMPLETE") & (frame["feasible"] != False)  # noqa: E712 (None: no budgets)
-                 & frame["status"].isin(_EVALUATED)]
-    done = done.dropna(subset=columns).sort_values("trial").drop_duplicates(subset=columns, keep="first")
+    done = frame[_candidates(frame, columns)].sort_values("trial").drop_duplicates(subset=columns, keep="first")
     losses = np.stack([done[m.column].to_numpy(dtype=float) * (-1 if m.maximise else 1) for m in metrics], axis=1) \
         if len(done) else np.zeros((0, len(metrics)))
     margins = None
@@ -301,26 +305,49 @@ def hypervolume(front: pd.DataFrame, objectives, reference: dict[str, float]) ->
     return _dominated_volume(inside)
 
 
-def _dominated_volume(losses: np.ndarray) -> float:
-    """Volume dominated by ``losses`` (all < 1) inside the unit reference box: exact, by slicing the last axis."""
-    losses = losses[non_dominated(losses)]
+def _dominated_volume(losses: np.ndarray, is_front: bool = False) -> float:
+    """Volume dominated by ``losses`` (all < 1) inside the unit reference box: exact, by slicing the last axis.
+
+    Two objectives cost one sort (O(n log n)), three a sort per slice (O(n^2 log n)). ``is_front``: no row
+    dominates another already (skips that check).
+    """
     if losses.shape[1] == 1:
         return float(1.0 - losses[:, 0].min())
+    if losses.shape[1] == 2:
+        return _area(losses)
+    losses = losses if is_front else losses[non_dominated(losses)]
     losses = losses[losses[:, -1].argsort()]
-    uppers = np.append(losses[1:, -1], 1.0)
-    return float(sum((upper - losses[i, -1]) * _dominated_volume(losses[: i + 1, :-1])
-                     for i, upper in enumerate(uppers) if upper > losses[i, -1]))
+    widths = np.append(losses[1:, -1], 1.0) - losses[:, -1]
+    return float(sum(width * _dominated_volume(losses[: i + 1, :-1]) for i, width in enumerate(widths) if width > 0))
+
+
+def _area(losses: np.ndarray) -> float:
+    """Two objectives: sorted by the second loss, the staircase keeps each point whose first loss beats all before it."""
+    losses = losses[np.lexsort((losses[:, 0], losses[:, 1]))]
+    losses = losses[losses[:, 0] < np.minimum.accumulate(np.append(np.inf, losses[:-1, 0]))]
+    widths = np.append(losses[1:, 1], 1.0) - losses[:, 1]
+    return float(sum((widths * (1.0 - losses[:, 0])).tolist()))  # summed in order, as slab after slab
 
 
 def hypervolume_history(frame: pd.DataFrame, objectives, reference: dict[str, float]) -> pd.DataFrame:
-    """Hypervolume of the front of the first n trials, for every n."""
-    rows = []
+    """Hypervolume of the (strict) front of the first n trials, for every n.
+
+    Incremental: the front is kept as the trials arrive, and the volume is recomputed over it only when a
+    trial lands outside the volume already dominated; the values are those of ``hypervolume`` on each
+    prefix's ``pareto_front(..., strict=True)``.
+    """
     frame = frame.sort_values("trial")
-    for count, number in enumerate(frame["trial"], start=1):
-        so_far = frame[frame["trial"] <= number]
-        rows.append({"trials": count, "trial": number,
-                     "hypervolume": hypervolume(pareto_front(so_far, objectives, strict=True), objectives, reference)})
-    return pd.DataFrame(rows, columns=["trials", "trial", "hypervolume"])
+    columns = [METRICS[name].column for name in objectives]
+    losses = _normalised_losses(frame, objectives, reference)
+    usable = _candidates(frame, columns).to_numpy() & (losses < 1.0).all(axis=1)
+    front, volume, volumes = np.zeros((0, len(objectives))), 0.0, []
+    for point, use in zip(losses, usable):
+        if use and not (front <= point).all(axis=1).any():  # otherwise inside what the front dominates already
+            front = np.vstack([front[~(point <= front).all(axis=1)], point])
+            volume = _dominated_volume(front, is_front=True)
+        volumes.append(volume)
+    return pd.DataFrame({"trials": np.arange(1, len(frame) + 1), "trial": frame["trial"].to_numpy(),
+                         "hypervolume": volumes}, columns=["trials", "trial", "hypervolume"])
 
 
 def describe_front(study, strict: bool = False) -> str:

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import torch
 
-__all__ = ["resolve_device", "seeded", "threads"]
+__all__ = ["gpu_kernels", "resolve_device", "seeded", "spread_over_gpus", "threads"]
 
 
 def resolve_device(name: str, setting: str = "device") -> torch.device:
@@ -25,6 +25,31 @@ def resolve_device(name: str, setting: str = "device") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"{setting}: CUDA was asked for but torch.cuda.is_available() is False; use cpu")
     return device
+
+
+def spread_over_gpus(device: str, workers: int, gpu_count: int | None = None) -> list[str]:
+    """Each of ``workers`` processes' device: ``cuda`` spreads them round-robin over the visible GPUs.
+
+    With more workers than GPUs, several share a GPU: small proxy networks leave most of one idle.
+    An explicit ``cuda:N`` or ``cpu`` is every worker's.
+    """
+    if device != "cuda":
+        return [device] * workers
+    count = torch.cuda.device_count() if gpu_count is None else gpu_count
+    if count < 1:
+        raise ValueError("device: CUDA was asked for but no GPU is visible; use cpu")
+    return [f"cuda:{index % count}" for index in range(workers)]
+
+
+@contextmanager
+def gpu_kernels(device: torch.device) -> Iterator[None]:
+    """On a GPU, let cuDNN pick the fastest convolution for each shape (shapes repeat every step); restored after."""
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = previous or device.type == "cuda"
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = previous
 
 
 @contextmanager

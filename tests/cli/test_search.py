@@ -4,6 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ulsam_nas.cli import app
+from ulsam_nas.data_cache import default_cache_dir
 
 pytestmark = pytest.mark.slow  # every test runs a real search
 
@@ -58,6 +59,9 @@ def test_search_from_a_study_file_with_flag_overrides(tmp_path, tiny_space):
     (["--space", "mobilenet_v9"], "unknown space 'mobilenet_v9'"),
     (["--dataset", "imagefolder:/nonexistent/birds"], "folder not found: /nonexistent/birds"),
     (["--budget", "1K-flops"], "nothing in space"),
+    (["--no-cache", "--cache-dir", "/nonexistent/cache"], "--no-cache and --cache-dir /nonexistent/cache"),
+    (["--proxy-epochs", "many"], "--proxy-epochs: expected a whole number or auto, got 'many'"),
+    (["--proxy-subset", "most"], "--proxy-subset: expected a whole number, all or auto, got 'most'"),
 ])
 def test_search_bad_input_is_one_line_and_exit_2(tmp_path, tiny_space, extra, message):
     args = tiny_search_args(tmp_path, tiny_space)
@@ -76,3 +80,12 @@ def test_search_refines_the_front_and_reports_rank_agreement(tmp_path, tiny_spac
     assert "noise: v2 w1 proxy-trained with seeds 0, 1" in result.output
     assert "refined trial 0 seed 1" in result.output and "Refinement of" in result.output
     assert "refined accuracy" in result.output and "proxy accuracy" in result.output and " ± " in result.output
+
+
+def test_search_with_no_cache_writes_no_decoded_dataset(tmp_path, tiny_space, image_folder):
+    cache = default_cache_dir()  # a fresh folder per test (conftest)
+    result = invoke(*tiny_search_args(tmp_path, tiny_space), "--dataset", f"imagefolder:{image_folder}", "--trials", "1",
+                    "--noise-seeds", "0", "--no-cache")
+    assert result.exit_code == 0, result.output
+    assert "Pareto front" in result.output
+    assert not cache.exists() or not any(cache.iterdir())

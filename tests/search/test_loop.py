@@ -3,6 +3,8 @@
 import optuna
 import pytest
 
+from ulsam_nas.data_cache import default_cache_dir
+from ulsam_nas.record import StudyMeta
 from ulsam_nas.training import ProxySettings, train_proxy
 from ulsam_nas.search import SearchSettings, open_study, run_search
 
@@ -138,3 +140,30 @@ def test_latency_objective_is_measured(tmp_path, tiny_space):
     outcome = run_search(settings(tmp_path, tiny_space, objectives=("accuracy", "latency"), trials=1))
     assert outcome.study.trials[0].user_attrs["latency_ms"] > 0
     assert len(outcome.study.trials[0].values) == 2
+
+
+def test_no_cache_decodes_without_writing_a_cache(tmp_path, tiny_space, image_folder):
+    cache = default_cache_dir()  # a fresh folder per test (conftest)
+    common = dict(dataset=f"imagefolder:{image_folder}", trials=1, noise_seeds=0)
+    outcome = run_search(settings(tmp_path, tiny_space, cache=False, **common))
+    assert outcome.frame()["status"].tolist()[0] == "trained"  # the images were loaded and trained on
+    assert not cache.exists() or not any(cache.iterdir())
+    run_search(settings(tmp_path, tiny_space, study="cached", **common))
+    assert any(cache.iterdir())  # the same search with the cache on writes it
+
+
+def test_auto_proxy_settings_are_chosen_by_dataset_size_and_stored_as_numbers(tmp_path, tiny_space, image_folder,
+                                                                                monkeypatch):
+    # The rule's sizes scaled down to the tiny folder (15 training images): a 10-image subset, 2 epochs reach 20.
+    from ulsam_nas.training import proxy
+
+    monkeypatch.setattr(proxy, "AUTO_SUBSET", 10)
+    monkeypatch.setattr(proxy, "AUTO_IMAGES", 20)
+    auto = ProxySettings(resolution=16, batch_size=4, threads=1)
+    outcome = run_search(settings(tmp_path, tiny_space, proxy=auto, dataset=f"imagefolder:{image_folder}", trials=1,
+                                  noise_seeds=0))
+    assert outcome.settings.proxy.train_subset == 10 and outcome.settings.proxy.epochs == 2
+    stored = StudyMeta.from_study(optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path}/s.db"))
+    assert (stored.settings["proxy"]["train_subset"], stored.settings["proxy"]["epochs"]) == (10, 2)
+    assert run_search(settings(tmp_path, tiny_space, proxy=auto, dataset=f"imagefolder:{image_folder}", trials=2,
+                               noise_seeds=0)).trials_run == 1  # the same auto settings resume the study

@@ -3,6 +3,7 @@
 import pytest
 
 from ulsam_nas.search import SearchSettings
+from ulsam_nas.space import load_space
 
 
 def test_study_definition_files(tmp_path):
@@ -24,6 +25,8 @@ def test_study_definition_files(tmp_path):
     ({"sampler": "cmaes"}, "unknown sampler 'cmaes'"),
     ({"trials": 0}, "trials: must be a positive integer"),
     ({"timeout": "soon"}, "timeout: cannot read"),
+    ({"cache": False, "cache_dir": "/elsewhere"}, "--no-cache and --cache-dir /elsewhere"),
+    ({"cache": "no"}, "cache: must be true or false"),
 ])
 def test_invalid_settings(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -34,3 +37,14 @@ def test_quickstart_study_is_what_the_default_command_runs():
     quickstart, default = SearchSettings.load("quickstart"), SearchSettings(budgets=("300M-flops",))
     for name in ("space", "dataset", "budgets", "objectives", "sampler", "seed", "trials", "proxy", "resolution"):
         assert getattr(quickstart, name) == getattr(default, name), name
+
+
+def test_no_cache_is_read_from_a_study_file_and_is_not_part_of_the_study(tmp_path, tiny_space):
+    path = tmp_path / "mine.yaml"
+    path.write_text(f"space: {tiny_space}\ncache: false\n")
+    loaded = SearchSettings.load(path)
+    assert loaded.cache is False and SearchSettings().cache is True
+    assert SearchSettings.from_dict(loaded.to_dict()) == loaded
+    assert loaded.override(cache=None).cache is False  # a flag not given keeps the file's value
+    space = load_space(tiny_space)
+    assert loaded.defining(space, 10) == SearchSettings(space=str(tiny_space)).defining(space, 10)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from ulsam_nas import ArchConfig, build_model
+from ulsam_nas.data_cache import default_cache_dir
 from ulsam_nas.deploy import export_model
 from ulsam_nas.training import TrainSettings, load_trained, train
 
@@ -93,3 +94,21 @@ def test_leaves_the_global_generator_and_threads_as_it_found_them(tmp_path):
     before, threads = torch.get_rng_state(), torch.get_num_threads()
     train(CONFIG, TrainSettings(epochs=1, resolution=32, batch_size=32, train_subset=64, threads=1), tmp_path / "r")
     assert torch.equal(torch.get_rng_state(), before) and torch.get_num_threads() == threads
+
+
+def test_no_cache_decodes_without_writing_a_cache_and_does_not_block_a_resume(tmp_path, image_folder):
+    cache = default_cache_dir()  # a fresh folder per test (conftest)
+    values = dict(dataset=f"imagefolder:{image_folder}", epochs=2, resolution=32, batch_size=8, threads=1)
+
+    def stop_after_first(metrics):
+        if metrics["epoch"] == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(CONFIG, TrainSettings(cache=False, **values), tmp_path / "r", on_epoch=stop_after_first)
+    assert not cache.exists() or not any(cache.iterdir())
+    report = train(CONFIG, TrainSettings(**values), tmp_path / "r", resume=True)  # the cache may change on a resume
+    assert report.resumed_from == 1 and report.epochs == 2
+    assert any(cache.iterdir())  # with the cache on, the same data is written
+    with pytest.raises(ValueError, match="--no-cache and --cache-dir"):
+        TrainSettings(cache=False, cache_dir=str(tmp_path / "c"))

@@ -88,6 +88,48 @@ def test_a_nan_or_infinite_loss_stops_training_with_where_it_happened(bad):
     assert model.bias.item() == 0.0  # no step taken on the bad loss
 
 
+def test_without_a_check_every_step_a_bad_loss_is_caught_once_at_the_end_of_the_epoch():
+    # The GPU path: the finite flag stays on the device and is read once, after the epoch's steps.
+    images, labels = tiny_data(8)
+    steps = []
+    model = Logits([[math.nan, 0.0, 0.0]] * 4)
+    with pytest.raises(TrainingDiverged, match=r"NaN or infinite during epoch 2"):
+        run_epoch(model, images, labels, batch_size=4, epoch=2, check_every_step=False,
+                  on_step=lambda step, total: steps.append(step))
+    assert steps == [1, 2]  # both steps ran before the one read
+
+
+def test_a_finite_run_without_per_step_checks_trains_exactly_as_with_them():
+    images, labels = tiny_data(16)
+    results = []
+    for check in (True, False):
+        with runtime.seeded(0):
+            model = tiny_model()
+            stats = run_epoch(model, images, labels, batch_size=4, check_every_step=check)
+        results.append((stats.mean_loss, [p.detach().clone() for p in model.parameters()]))
+    assert results[0][0] == results[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1]))
+
+
+def test_the_optimiser_is_fused_only_on_a_gpu():
+    assert not make_optimizer(tiny_model(), 0.1, 0.9, 0.0).defaults["fused"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_on_a_gpu_the_loop_trains_from_gpu_resident_uint8_in_bfloat16_and_evaluates():
+    device = torch.device("cuda")
+    images, labels = (t.to(device) for t in tiny_data(64))
+    mean, std = MEAN.to(device), STD.to(device)
+    model = tiny_model().to(device, memory_format=torch.channels_last)
+    optimizer = make_optimizer(model, 0.05, 0.9, 0.0)
+    assert optimizer.defaults["fused"]
+    stats = train_one_epoch(model, images, labels, torch.arange(64), optimizer, one_cycle_schedule(optimizer, 0.05, 16),
+                            mean, std, batch_size=8, epoch=1)
+    assert stats.images == 64 and math.isfinite(stats.mean_loss)
+    scores = evaluate(model, images, labels, mean, std)
+    assert 0.0 <= scores.top1 <= 1.0 and math.isfinite(scores.val_loss)
+
+
 def test_evaluate_scores_top1_top5_and_loss_and_keeps_the_mode():
     rows = [[9.0, 1, 2, 3, 4, 5, 6], [0.0, 9, 1, 2, 3, 4, 5], [0.0, 1, 2, 3, 4, 5, 9], [1.0, 1, 1, 1, 1, 1, 1]]
     labels = torch.tensor([0, 0, 6, 3])  # right, 6th best, right, a tie

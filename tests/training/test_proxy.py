@@ -61,3 +61,36 @@ def test_leaves_the_global_generator_and_threads_as_it_found_them(digits):
     assert torch.equal(torch.get_rng_state(), before) and torch.get_num_threads() == threads
     torch.manual_seed(0)  # the global state going in does not matter either
     assert train_proxy(CONFIG, digits, settings, seed=2).curve == first.curve
+
+
+@pytest.mark.parametrize("train_images,subset,epochs", [
+    (50_000, 10_000, 1),  # CIFAR-10-sized: one epoch on a 10,000-image subset
+    (10_001, 10_000, 1),
+    (10_000, None, 1),  # all of it, once
+    (6_000, None, 2),  # enough epochs to reach about 10,000 images
+    (1_437, None, 4),  # the digits: capped at 4 epochs
+])
+def test_auto_proxy_settings_follow_the_dataset_size(train_images, subset, epochs):
+    resolved = ProxySettings().resolve(train_images)
+    assert (resolved.train_subset, resolved.epochs) == (subset, epochs)
+    assert resolved.is_resolved and not ProxySettings().is_resolved
+
+
+def test_given_proxy_settings_are_kept_and_only_auto_ones_chosen():
+    assert ProxySettings(epochs=3).resolve(50_000).epochs == 3
+    assert ProxySettings(train_subset=2_000).resolve(50_000).epochs == 4  # 2,000 images: 4 epochs reach 8,000
+    assert ProxySettings(train_subset=None).resolve(50_000) == ProxySettings(train_subset=None, epochs=1)
+    assert ProxySettings(train_subset="all").train_subset is None
+
+
+@pytest.mark.parametrize("field,value", [("epochs", "some"), ("train_subset", "most"), ("train_subset", 1)])
+def test_auto_and_all_are_the_only_words(field, value):
+    with pytest.raises(ValueError, match=f"proxy {field}"):
+        ProxySettings(**{field: value})
+
+
+def test_auto_settings_resolve_on_the_data_they_train(digits):
+    # Unresolved settings reaching train_proxy are resolved against its data: 4 epochs on the digits.
+    result = train_proxy(ArchConfig(num_classes=10, width=0.5, drop=(3, 5, 6, 8, 9, 10, 12, 13, 15, 16)), digits,
+                         ProxySettings(resolution=digits.resolution, batch_size=128, threads=1))
+    assert len(result.curve) == 4

@@ -68,7 +68,7 @@ class SearchProgress:
         self.task = self.bar.add_task("search", total=target, completed=done, front="")
 
     def estimate(self, estimate) -> None:
-        """One line before the first trial: the expected time per trial and for the trials left (a TrialEstimate)."""
+        """Before the first trial: the expected time per trial and of the study, broken down (a StudyEstimate)."""
         self._print(estimate.describe())
 
     def trial(self, event: TrialEvent) -> None:

@@ -86,7 +86,7 @@ def refine(
     threads: Annotated[Optional[int], typer.Option(help="CPU threads.")] = None,
     device: Annotated[Optional[str], typer.Option(help="Training device: cpu or cuda.")] = None,
 ) -> None:
-    """Retrain a study's front and baselines longer (3x the proxy's epochs, all the data, 2 seeds); resumable.
+    """Retrain a study's front and baselines longer (3x the proxy's images, all the data, 2 seeds); resumable.
 
     The refined accuracies become the study's front for show, pareto and export --best; prints how well
     the proxy ranked them (Kendall tau, next to FLOPs and params alone).
@@ -96,9 +96,14 @@ def refine(
 
     (chosen,) = open_studies(study, storage, one=True)
     report = refine_study(chosen, count, RefineSettings(), on_result=echo_refined_run, data_dir=data_dir,
-                          threads=threads, device=device)
+                          threads=threads, device=device, on_estimate=echo_refine_estimate)
     typer.echo(report.describe())
     typer.echo(describe_front(chosen))
+
+
+def echo_refine_estimate(estimate) -> None:
+    """The refinement's runs to do, those done and its expected time, before the first run (``on_estimate``)."""
+    typer.echo(estimate.describe(), err=True)
 
 
 def echo_refined_run(run) -> None:

@@ -9,6 +9,7 @@ import typer
 
 from ..search import SearchSettings
 from ..training import ProxySettings
+from ..training.proxy import AUTO, AUTO_IMAGES, AUTO_MAX_EPOCHS, AUTO_SUBSET
 from .app import StorageOption, app, default_help, friendly_errors
 
 _SEARCH, _PROXY = SearchSettings(), ProxySettings()
@@ -31,6 +32,8 @@ def search(
     cache_dir: Annotated[Optional[str], typer.Option(help=(
         "Where decoded datasets are cached (default: $ULSAM_NAS_CACHE_DIR, else $XDG_CACHE_HOME/ulsam-nas, "
         "else ~/.cache/ulsam-nas)."))] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help=(
+        "Use no decoded-dataset cache: decode every image again and write nothing (not with --cache-dir)."))] = False,
     sampler: Annotated[Optional[str], typer.Option(help=default_help("nsga2, tpe or random.", _SEARCH.sampler))] = None,
     seed: Annotated[Optional[int], typer.Option(help=default_help(
         "Seed of the sampler and the proxy training.", _SEARCH.seed))] = None,
@@ -40,11 +43,14 @@ def search(
     time_budget: Annotated[Optional[str], typer.Option(help=(
         "Choose the trial count (at most --trials) from the estimated time per trial so the search fits this long: "
         "30m, 2h; refused, naming proxy settings that fit, when not even the baselines and 10 trials fit."))] = None,
-    proxy_epochs: Annotated[Optional[int], typer.Option(help=default_help("Proxy training epochs.", _PROXY.epochs))] = None,
+    proxy_epochs: Annotated[Optional[str], typer.Option(help=default_help(
+        f"Proxy training epochs, or auto: enough to train on about {AUTO_IMAGES:,} images, at most {AUTO_MAX_EPOCHS} "
+        "(one epoch of a large dataset's subset).", _PROXY.epochs))] = None,
     proxy_resolution: Annotated[Optional[int], typer.Option(help=default_help(
         "Proxy training input size in pixels.", _PROXY.resolution))] = None,
-    proxy_subset: Annotated[Optional[int], typer.Option(help=default_help(
-        "At most this many training images for the proxy.", "all"))] = None,
+    proxy_subset: Annotated[Optional[str], typer.Option(help=default_help(
+        f"At most this many training images for the proxy; all; or auto: {AUTO_SUBSET:,} of a larger dataset, "
+        "else all. Chosen on the proxy-fidelity ladder (benchmarks/RESULTS.md).", _PROXY.train_subset))] = None,
     proxy_lr: Annotated[Optional[float], typer.Option(help=default_help("Proxy peak learning rate.", _PROXY.lr))] = None,
     proxy_batch_size: Annotated[Optional[int], typer.Option(help=default_help(
         "Proxy batch size.", _PROXY.batch_size))] = None,
@@ -90,12 +96,14 @@ def search(
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from SearchProgress
     settings = (SearchSettings.load(config) if config is not None else _SEARCH).override(
         budgets=budget or None, objectives=objective or None, space=space, dataset=dataset, data_dir=data_dir,
-        download=download, cache_dir=cache_dir, sampler=sampler, seed=seed, trials=trials, timeout=timeout,
-        time_budget=time_budget, resolution=resolution,
+        download=download, cache_dir=cache_dir, cache=False if no_cache else None, sampler=sampler, seed=seed,
+        trials=trials, timeout=timeout, time_budget=time_budget, resolution=resolution,
         early_stopping=early_stopping, storage=storage, study=study, latency_device=latency_device,
         latency_runtime=latency_runtime, latency_threads=latency_threads, latency_table=latency_table,
         noise_seeds=noise_seeds, refine=refine,
-        proxy={"epochs": proxy_epochs, "resolution": proxy_resolution, "train_subset": proxy_subset, "lr": proxy_lr,
+        proxy={"epochs": _count_or_auto("--proxy-epochs", proxy_epochs),
+               "resolution": proxy_resolution, "train_subset": _count_or_auto("--proxy-subset", proxy_subset, all_ok=True),
+               "lr": proxy_lr,
                "batch_size": proxy_batch_size, "threads": threads, "device": device},
     )
     if workers > 1:
@@ -106,12 +114,28 @@ def search(
     refinement = None
     if settings.refine and not outcome.interrupted and "accuracy" in settings.objectives:
         from ..refine import RefineSettings, refine_study
-        from .results import echo_refined_run
+        from .results import echo_refine_estimate, echo_refined_run
 
         refinement = refine_study(outcome.study, settings.refine, RefineSettings(), on_result=echo_refined_run,
-                                  data_dir=settings.data_dir, download=settings.download, threads=settings.proxy.threads,
-                                  device=settings.proxy.device)
+                                  data_dir=settings.data_dir, download=settings.download, cache_dir=settings.cache_dir,
+                                  cache=settings.cache, threads=settings.proxy.threads,
+                                  device=settings.proxy.device, on_estimate=echo_refine_estimate)
     typer.echo(describe_search(outcome, refinement))
     if outcome.interrupted:
         typer.echo("Interrupted: the running trial was marked failed. Rerun the same command to resume.", err=True)
         raise typer.Exit(130)
+
+
+def _count_or_auto(option: str, text: str | None, all_ok: bool = False):
+    """An option's text as a count, "auto", or (where ``all_ok``) "all"; None when not given."""
+    if text is None:
+        return None
+    word = text.strip().lower()
+    if word == AUTO:
+        return AUTO
+    if all_ok and word == "all":
+        return "all"
+    try:
+        return int(word)
+    except ValueError:
+        raise ValueError(f"{option}: expected a whole number{', all' if all_ok else ''} or auto, got {text!r}") from None

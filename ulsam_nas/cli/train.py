@@ -28,6 +28,8 @@ def train_command(
     cache_dir: Annotated[Optional[str], typer.Option(help=(
         "Where decoded datasets are cached (default: $ULSAM_NAS_CACHE_DIR, else $XDG_CACHE_HOME/ulsam-nas, "
         "else ~/.cache/ulsam-nas)."))] = _TRAIN.cache_dir,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help=(
+        "Use no decoded-dataset cache: decode every image again and write nothing (not with --cache-dir)."))] = False,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = _TRAIN.epochs,
     resolution: Annotated[int, typer.Option(help="Input size in pixels (costs are reported at this size).")] = _TRAIN.resolution,
     batch_size: Annotated[int, typer.Option(help="Batch size per process.")] = _TRAIN.batch_size,
@@ -49,8 +51,8 @@ def train_command(
     from ..training import train
 
     arch = ArchConfig.load(config)
-    settings = TrainSettings(dataset=dataset, data_dir=data_dir, download=download, cache_dir=cache_dir, epochs=epochs,
-                             resolution=resolution,
+    settings = TrainSettings(dataset=dataset, data_dir=data_dir, download=download, cache_dir=cache_dir,
+                             cache=not no_cache, epochs=epochs, resolution=resolution,
                              batch_size=batch_size, lr=lr, weight_decay=weight_decay, label_smoothing=label_smoothing,
                              train_subset=train_subset, seed=seed, threads=threads, device=device)
     check_formats(export_format or [])

@@ -8,6 +8,8 @@ not counted and is redone by the next run.
 
 from __future__ import annotations
 
+import dataclasses
+
 import time
 import warnings
 from dataclasses import dataclass
@@ -22,7 +24,8 @@ from ..record import StudyMeta, TrialRecord
 from ..report import hypervolume, pareto_front, study_noise, trials_frame
 from ..space import SearchSpace, load_space
 from ..training import TrainingDiverged
-from .estimate import TrialEstimate, finished_trials, plan_search
+from ..training.proxy import AUTO
+from .estimate import StudyEstimate, plan_search, study_progress
 from .ledger import Ledger
 from .objective import Objective, Trainer
 from .samplers import make_sampler
@@ -74,18 +77,27 @@ def run_search(
     on_start: Callable[[str, str, int, int, list[str]], None] | None = None,
     on_trial: Callable[[TrialEvent], None] | None = None,
     trainer: Trainer | None = None,
-    on_estimate: Callable[[TrialEstimate], None] | None = None,
+    on_estimate: Callable[[StudyEstimate], None] | None = None,
 ) -> SearchOutcome:
     """Create or resume the study ``settings`` describe and run it up to ``settings.trials`` trials.
 
-    ``on_estimate`` hears the expected time per trial and for the trials left, before the first
-    trial; with ``settings.time_budget`` the trial count is chosen from that estimate.
+    ``on_estimate`` hears, before a new study's noise runs and the first trial, the expected time per
+    trial and of all the study has left: the trials, a new study's noise runs, and the refinement of up
+    to ``settings.refine`` networks that follows the search (run by the caller: ``refine.refine_study``;
+    ``refine=0`` leaves it out). With ``settings.time_budget`` the noise runs and the refinement are
+    taken out of the budget and the trial count is chosen from the rest.
     """
     space = load_space(settings.space)
     if settings.deployment_resolution(space) < 32:
         raise ValueError(f"resolution: must be >= 32 pixels, got {settings.deployment_resolution(space)}")
-    data = load_dataset(settings.dataset, settings.proxy.resolution, settings.data_dir, settings.download,
-                        train_subset=settings.proxy.train_subset, seed=0, cache_dir=settings.cache_dir)
+    proxy = settings.proxy
+    data = load_dataset(settings.dataset, proxy.resolution, settings.data_dir, settings.download,
+                        train_subset=None if proxy.train_subset == AUTO else proxy.train_subset, seed=0,
+                        cache_dir=settings.cache_dir, cache=settings.cache)
+    if not proxy.is_resolved:  # "auto" proxy settings: chosen by the dataset's size, stored with the study as numbers
+        proxy = proxy.resolve(data.train_available or len(data.train_labels))
+        settings = dataclasses.replace(settings, proxy=proxy)
+        data = data.with_train_subset(proxy.train_subset, seed=0)
     objective = Objective(settings, space, data, **({"trainer": trainer} if trainer else {}))
     check_budget_reachable(space, settings, data.num_classes)
 
@@ -98,8 +110,8 @@ def run_search(
     backend = make_storage(storage, settings.heartbeat_seconds, 3 * settings.heartbeat_seconds)
     # Before the study exists: a time budget that cannot fit must not leave a study with these settings behind.
     estimate, planned = plan_search(settings, space, data.num_classes, len(data.train_labels), len(data.val_labels),
-                                    lambda: finished_trials(backend, name, settings.objectives), objective.measure,
-                                    wanted=on_estimate is not None)
+                                    lambda: study_progress(backend, name, settings.objectives), objective.measure,
+                                    wanted=on_estimate is not None, available_images=data.train_available)
     if on_estimate and estimate:
         on_estimate(estimate)  # before the noise runs and baselines' costing of a new study: say the cost first
     lock = StudyLock(storage, name)

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from ..budgets import Budget, parse_budget
-from ..data import DEFAULT_DATASET
+from ..data import DEFAULT_DATASET, check_cache_settings
 from ..latency import DEFAULT_RUNTIME, LatencySettings
 from ..metrics import DEFAULT_OBJECTIVES, METRICS
 from ..resources import resolve_bundled
@@ -49,6 +49,7 @@ class SearchSettings:
     data_dir: str | None = None
     download: bool = False
     cache_dir: str | None = None  # decoded-dataset cache (None: ~/.cache/ulsam-nas); not part of what defines a study
+    cache: bool = True  # False: decode every image again and write nothing (--no-cache); not part of a study either
     budgets: tuple[Budget, ...] = ()  # also accepts their text: "300M-flops"
     objectives: tuple[str, ...] = DEFAULT_OBJECTIVES
     sampler: str = DEFAULT_SAMPLER
@@ -88,6 +89,7 @@ class SearchSettings:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name.replace('_', '-')}: must be an integer >= 0, got {value!r}")
         object.__setattr__(self, "timeout", parse_duration(self.timeout))
+        check_cache_settings(self.cache_dir, self.cache)
         self.latency_settings  # noqa: B018 (validates the latency settings)
         try:
             object.__setattr__(self, "time_budget", parse_duration(self.time_budget))

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 from typing import Callable
 
+from ..runtime import spread_over_gpus
 from ..space import load_space
 from .ledger import Ledger
 from .loop import SearchOutcome, TrialEvent, run_search
@@ -37,7 +38,9 @@ def run_workers(settings: SearchSettings, workers: int,
                 on_trial: Callable[[TrialEvent], None] | None = None) -> SearchOutcome:
     """Run ``workers`` processes on one study, the cores split between them.
 
-    ``on_trial`` runs in the worker processes, so it must be picklable (a module-level function).
+    With ``proxy.device`` ``cuda`` the workers are spread round-robin over the visible GPUs, so that
+    several trials share each GPU. ``on_trial`` runs in the worker processes, so it must be
+    picklable (a module-level function).
     """
     storage = StorageURL.parse(settings.storage)
     if workers < 1:
@@ -49,13 +52,15 @@ def run_workers(settings: SearchSettings, workers: int,
     space = load_space(settings.space)
     name = settings.study_name(space)
     # The study is created under its lock by whichever worker comes first.
-    per_worker = settings.override(proxy={"threads": settings.proxy.threads or threads}, study=name, storage=str(storage))
+    devices = spread_over_gpus(settings.proxy.device, workers)
+    per_worker = [settings.override(proxy={"threads": settings.proxy.threads or threads, "device": device},
+                                    study=name, storage=str(storage)) for device in devices]
     try:
         done_before = _finished(str(storage), name)
     except ValueError:  # a new study
         done_before = 0
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker, args=(per_worker, on_trial)) for _ in range(workers)]
+    processes = [context.Process(target=_worker, args=(worker_settings, on_trial)) for worker_settings in per_worker]
     for process in processes:
         process.start()
     interrupted = False

@@ -25,7 +25,7 @@ from .. import runtime
 from ..builder import build_model
 from ..config import ArchConfig
 from ..costs import measure_costs
-from ..data import DEFAULT_DATASET, load_dataset
+from ..data import DEFAULT_DATASET, check_cache_settings, load_dataset
 from .distributed import join_process_group, process_device, rank_and_world_size, wrap_for_processes
 from .loop import (TrainingDiverged, check_run_settings, evaluate, make_optimizer, train_one_epoch,
                    warmup_cosine_schedule)
@@ -41,6 +41,7 @@ class TrainSettings:
     data_dir: str | None = None
     download: bool = False
     cache_dir: str | None = None  # decoded-dataset cache (None: ~/.cache/ulsam-nas)
+    cache: bool = True  # False: decode every image again and write nothing (--no-cache)
     epochs: int = 30
     resolution: int = 224
     batch_size: int = 64
@@ -58,6 +59,7 @@ class TrainSettings:
     def __post_init__(self) -> None:
         # 32 px: the smallest input every config runs on (and costs are counted at)
         check_run_settings(self, prefix="", min_resolution=32)
+        check_cache_settings(self.cache_dir, self.cache)
 
     @property
     def uses_flip(self) -> bool:
@@ -65,7 +67,8 @@ class TrainSettings:
 
     def resumable_fields(self) -> dict:
         """Settings that must not change across a resume (threads and device may)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("threads", "device", "data_dir", "cache_dir")}
+        machine_only = ("threads", "device", "data_dir", "cache_dir", "cache")
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in machine_only}
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ def train(
             raise ValueError(f"--out: cannot create {out}: {error.strerror or error}") from None
 
     data = load_dataset(settings.dataset, settings.resolution, settings.data_dir, settings.download,
-                        train_subset=settings.train_subset, seed=0, cache_dir=settings.cache_dir)
+                        train_subset=settings.train_subset, seed=0, cache_dir=settings.cache_dir, cache=settings.cache)
     changed = config.num_classes != data.num_classes
     if changed:  # a config found on one dataset, trained on another: only the classifier changes
         config = dataclasses.replace(config, num_classes=data.num_classes)
