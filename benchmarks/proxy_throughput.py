@@ -77,6 +77,7 @@ def run(epochs: int | None = None, seed: int = 0, dataset: str = "digits", resol
     if epochs is not None:
         settings = ProxySettings(epochs=epochs, resolution=resolution, device=device)
     data = load_dataset(dataset, settings.resolution)
+    settings = settings.resolve(len(data.train_labels))  # the search's default proxy for this dataset
     config = ArchConfig(num_classes=data.num_classes)
     plain_speed, plain_accuracy = plain_loop(config, data, settings, seed)
     with GpuUtilisation(device) as utilisation:
@@ -87,7 +88,7 @@ def run(epochs: int | None = None, seed: int = 0, dataset: str = "digits", resol
               "epochs": settings.epochs, "threads": torch.get_num_threads(), "dataset": dataset,
               "resolution": resolution, "device": device, "gpu_utilisation": utilisation.mean}
     if device != "cpu":  # the GPU target: a 4-epoch CIFAR-sized proxy trial in <= 10 s
-        trial = train_proxy(ArchConfig(num_classes=10), cifar_sized(), ProxySettings(epochs=4, resolution=32, device=device))
+        trial = train_proxy(ArchConfig(num_classes=10), cifar_sized(), ProxySettings(epochs=4, resolution=32, train_subset=None, device=device))
         result["cifar_trial_seconds"] = trial.seconds
     return result
 
