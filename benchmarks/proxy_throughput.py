@@ -88,7 +88,8 @@ def run(epochs: int | None = None, seed: int = 0, dataset: str = "digits", resol
               "epochs": settings.epochs, "threads": torch.get_num_threads(), "dataset": dataset,
               "resolution": resolution, "device": device, "gpu_utilisation": utilisation.mean}
     if device != "cpu":  # the GPU target: a 4-epoch CIFAR-sized proxy trial in <= 10 s
-        trial = train_proxy(ArchConfig(num_classes=10), cifar_sized(), ProxySettings(epochs=4, resolution=32, train_subset=None, device=device))
+        trial = train_proxy(ArchConfig(num_classes=10), cifar_sized(),
+                            ProxySettings(epochs=4, resolution=32, train_subset=None, device=device))
         result["cifar_trial_seconds"] = trial.seconds
     return result
 

@@ -36,7 +36,8 @@ from ..builder import build_model
 from ..config import ArchConfig
 from ..space import SearchSpace
 from ..training import ProxySettings
-from ..training.loop import make_optimizer, mixed_precision, normalise, one_cycle_schedule, train_one_epoch
+from ..training.loop import (BATCHNORM_IMAGES, make_optimizer, mixed_precision, normalise, one_cycle_schedule,
+                             train_one_epoch)
 from ..training.proxy import epochs_for
 from .settings import SearchSettings
 
@@ -48,7 +49,7 @@ __all__ = ["MIN_SEARCH_TRIALS", "StudyEstimate", "StudyProgress", "TrialEstimate
 
 MIN_SEARCH_TRIALS = 10  # on top of the baselines: less than this is not a search
 _UPPER_BOUND = "an upper bound: smaller, early-stopped, reused and over-budget candidates take less"
-_BN_IMAGES, _BN_BATCH, _EVAL_BATCH = 512, 128, 256  # training/loop.py's recalibrate_batchnorm and evaluate
+_BN_BATCH, _EVAL_BATCH = 128, 256  # training/loop.py's recalibrate_batchnorm and evaluate (on the CPU)
 
 
 def format_duration(seconds: float) -> str:
@@ -292,7 +293,7 @@ def _time_evaluation(model: torch.nn.Module, resolution: int, device: torch.devi
                      val_images: int) -> float:
     """Seconds per epoch of BatchNorm re-estimation and validation, from one timed batch of each."""
     mean, std = torch.full((3,), 0.5, device=device), torch.full((3,), 0.25, device=device)
-    bn_images = min(_BN_IMAGES, train_images)
+    bn_images = min(BATCHNORM_IMAGES, train_images)
     with torch.no_grad():
         batch = normalise(_random_batch(min(_BN_BATCH, bn_images), resolution), mean, std)
         _synchronize(device)

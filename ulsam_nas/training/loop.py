@@ -28,6 +28,9 @@ __all__ = ["EpochStats", "Evaluation", "TrainingDiverged", "check_run_settings",
            "warmup_cosine_schedule"]
 
 
+BATCHNORM_IMAGES = 512  # training images BatchNorm statistics are re-estimated from before an evaluation
+
+
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
@@ -164,7 +167,7 @@ def train_one_epoch(
 
 @torch.no_grad()
 def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
-                          count: int = 512, batch_size: int = 128) -> None:
+                          count: int = BATCHNORM_IMAGES, batch_size: int = 128) -> None:
     """Re-estimate BatchNorm statistics from the first ``count`` of ``images`` with the current weights.
 
     After a few hundred steps the running averages still remember the first, very different

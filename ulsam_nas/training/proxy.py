@@ -10,7 +10,6 @@ every step reads from there (see ``loop.py`` for the rest of the GPU path).
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -21,11 +20,10 @@ from .. import runtime
 from ..builder import build_model
 from ..config import ArchConfig
 from ..data import ImageData
-from .loop import check_run_settings, evaluate, make_optimizer, one_cycle_schedule, recalibrate_batchnorm, train_one_epoch
+from .loop import (BATCHNORM_IMAGES, check_run_settings, evaluate, make_optimizer, one_cycle_schedule,
+                   recalibrate_batchnorm, train_one_epoch)
 
 __all__ = ["AUTO", "ProxyResult", "ProxySettings", "epochs_for", "train_proxy"]
-
-BATCHNORM_IMAGES = 512  # images BatchNorm statistics are re-estimated from after each epoch
 
 
 AUTO = "auto"
@@ -74,8 +72,7 @@ class ProxySettings:
             subset = AUTO_SUBSET if train_images > AUTO_SUBSET else None
         epochs = self.epochs
         if epochs == AUTO:
-            used = max(1, min(train_images, subset or train_images))
-            epochs = min(AUTO_MAX_EPOCHS, max(1, math.ceil(AUTO_IMAGES / used)))
+            epochs = min(AUTO_MAX_EPOCHS, epochs_for(AUTO_IMAGES, min(train_images, subset or train_images)))
         return dataclasses.replace(self, epochs=epochs, train_subset=subset)
 
 
@@ -126,8 +123,7 @@ def train_proxy(
             stats = train_one_epoch(model, images, labels, order, optimizer, scheduler, mean, std,
                                     batch_size=settings.batch_size, epoch=epoch, label_smoothing=settings.label_smoothing)
             trained_images, train_seconds = trained_images + stats.images, train_seconds + stats.seconds
-            recalibrate_batchnorm(model, images[order[:BATCHNORM_IMAGES].to(images.device)], mean, std,
-                                  count=BATCHNORM_IMAGES)
+            recalibrate_batchnorm(model, images[order[:BATCHNORM_IMAGES].to(images.device)], mean, std)
             curve.append(evaluate(model, val_images, val_labels, mean, std).top1)
             if on_epoch is not None and epoch < settings.epochs and on_epoch(epoch, curve[-1]):
                 break
