@@ -292,26 +292,25 @@ def _time_steps(model: torch.nn.Module, proxy, num_classes: int, device: torch.d
 def _time_evaluation(model: torch.nn.Module, resolution: int, device: torch.device, train_images: int,
                      val_images: int) -> float:
     """Seconds per epoch of BatchNorm re-estimation and validation, from one timed batch of each."""
-    mean, std = torch.full((3,), 0.5, device=device), torch.full((3,), 0.25, device=device)
     bn_images = min(BATCHNORM_IMAGES, train_images)
     with torch.no_grad():
-        batch = normalise(_random_batch(min(_BN_BATCH, bn_images), resolution), mean, std)
-        _synchronize(device)
-        started = time.perf_counter()
-        with mixed_precision(device):
-            model.train()(batch)
-        _synchronize(device)
-        bn = (time.perf_counter() - started) / len(batch) * bn_images
+        bn = _seconds_per_image(model.train(), min(_BN_BATCH, bn_images), resolution, device) * bn_images
     with torch.inference_mode():
-        batch = normalise(_random_batch(max(1, min(_EVAL_BATCH, val_images)), resolution), mean, std)
-        _synchronize(device)
-        started = time.perf_counter()
-        with mixed_precision(device):
-            model.eval()(batch)
-        _synchronize(device)
-        evaluation = (time.perf_counter() - started) / len(batch) * val_images
+        evaluation = _seconds_per_image(model.eval(), max(1, min(_EVAL_BATCH, val_images)), resolution, device) * val_images
     model.train()
     return bn + evaluation
+
+
+def _seconds_per_image(model: torch.nn.Module, count: int, resolution: int, device: torch.device) -> float:
+    """One timed forward pass of ``count`` random images, in the mode ``model`` is in, per image."""
+    mean, std = torch.full((3,), 0.5, device=device), torch.full((3,), 0.25, device=device)
+    batch = normalise(_random_batch(count, resolution), mean, std)
+    _synchronize(device)
+    started = time.perf_counter()
+    with mixed_precision(device):
+        model(batch)
+    _synchronize(device)
+    return (time.perf_counter() - started) / count
 
 
 def plan_trials(estimate: StudyEstimate | TrialEstimate, budget: float, done: int, target: int, minimum: int,
