@@ -1,7 +1,7 @@
 """Proxy training throughput (images/s) against a plain PyTorch loop on the same model and data.
 
 The plain loop: default memory layout, a DataLoader over float32 tensors (batches
-moved to the device each step), float32. Both train MobileNet-V2 1.0 for the
+moved to the device each step), float32, PyTorch's own convolutions. Both train MobileNet-V2 1.0 for the
 same number of steps from the same initial weights; both are then scored the
 same way (BatchNorm re-estimated, validation top-1). On a GPU the run also
 reports the GPU's mean utilisation during ulsam-nas's training (nvidia-smi) and
@@ -10,12 +10,15 @@ the seconds of one 4-epoch proxy trial on a CIFAR-10-sized set (50,000 images at
 
     python -m benchmarks.proxy_throughput [--epochs N] [--data digits|imagefolder:PATH] [--resolution 32]
         [--device cuda]
-    python -m benchmarks.proxy_throughput --thread-split   # whole-study throughput: 1 trial x N threads or N x 1
+    python -m benchmarks.proxy_throughput --thread-split   # N runs one after another on N threads, or side by side
+    python -m benchmarks.proxy_throughput --profile        # where a training step's CPU time goes
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import time
 
 import torch
@@ -23,9 +26,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from ulsam_nas import ArchConfig, build_model
+from ulsam_nas.builder import DepthwiseConv2d
 from ulsam_nas.data import load_dataset
 from ulsam_nas.data import ImageData
 from ulsam_nas.training import ProxySettings, evaluate, recalibrate_batchnorm, train_proxy
+from ulsam_nas.training.parallel import train_jobs
 
 from .common import GpuUtilisation
 
@@ -38,7 +43,7 @@ def plain_loop(config, data, settings: ProxySettings, seed: int) -> tuple[float,
     loader = DataLoader(TensorDataset(images, data.train_labels), batch_size=settings.batch_size, shuffle=True,
                         drop_last=True, generator=torch.Generator().manual_seed(seed))
     torch.manual_seed(seed)
-    model = build_model(config).to(device).train()
+    model = plain_model(config).to(device).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
                                 weight_decay=settings.weight_decay, nesterov=True)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, total_steps=len(loader) * settings.epochs,
@@ -60,6 +65,16 @@ def plain_loop(config, data, settings: ProxySettings, seed: int) -> tuple[float,
     mean, std = mean.to(device), std.to(device)
     recalibrate_batchnorm(model, data.train_images, mean, std)
     return seen / seconds, evaluate(model, data.val_images, data.val_labels, mean, std).top1
+
+
+def plain_model(config: ArchConfig) -> torch.nn.Module:
+    """The same network and initial weights with PyTorch's own depthwise convolutions throughout (ulsam-nas computes
+    those on maps of up to 2x2 pixels as products when training on a CPU: ``builder.DepthwiseConv2d``)."""
+    model = build_model(config)
+    for module in model.modules():
+        if isinstance(module, DepthwiseConv2d):
+            module.__class__ = torch.nn.Conv2d
+    return model
 
 
 def cifar_sized(resolution: int = 32, images: int = 50_000, classes: int = 10) -> ImageData:
@@ -110,35 +125,62 @@ def report(r: dict) -> str:
     return "\n".join(lines)
 
 
-def _one_trial(args: tuple) -> tuple[int, float]:
-    """A worker process's trial: (images trained, training seconds)."""
-    dataset, resolution, epochs, threads = args
-    data = load_dataset(dataset, resolution)
-    result = train_proxy(ArchConfig(num_classes=data.num_classes), data,
-                         ProxySettings(epochs=epochs, resolution=resolution, threads=threads))
-    images = epochs * (len(data.train_labels) // 64) * 64
-    return images, images / result.images_per_second
-
-
 def thread_split(dataset: str = "digits", resolution: int = 32, epochs: int = 4, cores: int | None = None) -> dict:
-    """Study throughput on ``cores`` cores: one trial on all of them, against one single-threaded trial per core at once."""
-    import multiprocessing
-    import os
-
+    """Refinement's split on ``cores`` cores: ``cores`` runs one after another on all of them, against the same runs
+    side by side, one single-threaded process each (``training.parallel``, process start-up and evaluation included)."""
     cores = cores or os.cpu_count() or 1
-    images, seconds = _one_trial((dataset, resolution, epochs, cores))
-    together = images / seconds
-    with multiprocessing.get_context("spawn").Pool(cores) as pool:  # the trainings overlap all but their first second
-        split = sum(images / seconds for images, seconds in pool.map(_one_trial, [(dataset, resolution, epochs, 1)] * cores))
-    return {"cores": cores, "together": together, "split": split, "ratio": split / together, "dataset": dataset,
-            "resolution": resolution, "epochs": epochs}
+    data = load_dataset(dataset, resolution)
+    config = ArchConfig(num_classes=data.num_classes)
+    settings = ProxySettings(epochs=epochs, resolution=resolution, train_subset=None)
+    jobs = [(run, config, run) for run in range(cores)]
+    seconds = {}
+    for name, processes, threads in (("together", 1, cores), ("split", cores, 1)):
+        started = time.perf_counter()
+        outcomes = list(train_jobs(jobs, data, dataclasses.replace(settings, threads=threads), train_proxy, processes))
+        seconds[name] = time.perf_counter() - started
+        assert all(not isinstance(result, str) for _, _, result in outcomes), outcomes
+    images = cores * epochs * (len(data.train_labels) // settings.batch_size) * settings.batch_size
+    return {"cores": cores, "together": images / seconds["together"], "split": images / seconds["split"],
+            "ratio": seconds["together"] / seconds["split"], "dataset": dataset, "resolution": resolution,
+            "epochs": epochs, "seconds": seconds}
 
 
 def report_split(r: dict) -> str:
     return (f"Thread split on {r['cores']} cores, MobileNet-V2 1.0 on {r['dataset']} at {r['resolution']} px, "
-            f"{r['epochs']} epochs per trial (training steps' images/s, summed over the trials at once):\n"
-            f"  one trial on {r['cores']} threads {r['together']:.0f} img/s  {r['cores']} single-threaded trials at once "
-            f"{r['split']:.0f} img/s in all  ratio {r['ratio']:.2f}x")
+            f"{r['cores']} runs of {r['epochs']} epochs (wall clock, evaluation and process start-up included):\n"
+            f"  one after another on {r['cores']} threads {r['seconds']['together']:.0f} s ({r['together']:.0f} img/s)  "
+            f"side by side, single-threaded {r['seconds']['split']:.0f} s ({r['split']:.0f} img/s)  "
+            f"ratio {r['ratio']:.2f}x")
+
+
+def profile_steps(resolution: int, steps: int = 20, batch_size: int = 64, classes: int = 10, rows: int = 12) -> str:
+    """Where a proxy training step's CPU time goes: PyTorch's profiler over ``steps`` steps of the real loop."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from ulsam_nas.training.loop import make_optimizer, one_cycle_schedule, train_one_epoch
+
+    torch.manual_seed(0)
+    model = build_model(ArchConfig(num_classes=classes)).to(memory_format=torch.channels_last).train()
+    images = torch.randint(0, 256, (batch_size * (steps + 2), 3, resolution, resolution), dtype=torch.uint8)
+    labels = torch.randint(0, classes, (len(images),))
+    optimizer = make_optimizer(model, 0.1, 0.9, 4e-5)
+    schedule = one_cycle_schedule(optimizer, 0.1, steps + 2)
+    mean, std = torch.full((3,), 0.5), torch.full((3,), 0.25)
+
+    def train(order: torch.Tensor) -> None:
+        train_one_epoch(model, images, labels, order, optimizer, schedule, mean, std, batch_size=batch_size, epoch=1)
+
+    order = torch.arange(len(images))
+    train(order[: 2 * batch_size])  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        train(order[2 * batch_size:])
+    total = sum(event.self_cpu_time_total for event in profiler.key_averages())
+    top = sorted(profiler.key_averages(), key=lambda event: event.self_cpu_time_total, reverse=True)[:rows]
+    lines = [f"Profile of {steps} training steps, MobileNet-V2 1.0 at {resolution} px, batch {batch_size}, "
+             f"{torch.get_num_threads()} threads ({total / 1e6 / steps * 1000:.0f} ms of self CPU time per step):"]
+    lines += [f"  {event.key:<44} {event.self_cpu_time_total / total:6.1%}  ({event.count // steps} calls per step)"
+              for event in top]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
@@ -149,9 +191,15 @@ if __name__ == "__main__":
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--thread-split", action="store_true",
                         help="instead: one trial on every core against one single-threaded trial per core at once")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead: where a training step's time goes, at 48 and 32 px (or --resolution)")
     args = parser.parse_args()
     if args.thread_split:
         print(report_split(thread_split(args.data, args.resolution or 32, args.epochs or 4)))
+        raise SystemExit
+    if args.profile:
+        for resolution in [args.resolution] if args.resolution else [48, 32]:
+            print(profile_steps(resolution), flush=True)
         raise SystemExit
     for resolution in [args.resolution] if args.resolution else [48, 32]:
         print(report(run(args.epochs, dataset=args.data, resolution=resolution, device=args.device)), flush=True)

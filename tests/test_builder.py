@@ -7,6 +7,7 @@ import torch
 import torchvision
 
 from ulsam_nas import ArchConfig, ULSAM, build_model
+from ulsam_nas.builder import DepthwiseConv2d
 from ulsam_nas.costs import count_params
 
 # Recorded parameter counts: a regression guard against silent changes.
@@ -86,3 +87,52 @@ def test_state_dict_keys_of_kept_blocks_do_not_depend_on_attention():
 def test_rejects_anything_but_a_config():
     with pytest.raises(TypeError, match="ArchConfig"):
         build_model({"backbone": "mobilenet_v2"})
+
+
+@pytest.mark.parametrize("channels, size, kernel, stride, padding", [
+    (8, (1, 1), 3, 1, 1), (8, (2, 2), 3, 1, 1), (8, (2, 2), 3, 2, 1), (8, (1, 2), 3, 1, 1), (8, (2, 1), 3, 2, 1),
+    (6, (2, 2), 1, 1, 0), (6, (2, 2), 5, 1, 2), (6, (3, 3), 3, 1, 1),  # 3x3: the convolution itself
+])
+@pytest.mark.parametrize("bias", [False, True])
+def test_small_depthwise_maps_train_exactly_like_the_convolution(channels, size, kernel, stride, padding, bias):
+    torch.manual_seed(0)
+    plain = torch.nn.Conv2d(channels, channels, kernel, stride, padding, groups=channels, bias=bias)
+    ours = copy.deepcopy(plain)
+    ours.__class__ = DepthwiseConv2d
+    x = torch.randn(4, channels, *size).contiguous(memory_format=torch.channels_last)
+    outputs, grads = [], []
+    for conv in (plain, ours):
+        inputs = x.clone().requires_grad_()
+        out = conv(inputs)
+        out.backward(torch.arange(out.numel(), dtype=torch.float32).view_as(out) / out.numel())
+        outputs.append(out)
+        grads.append([inputs.grad] + [p.grad for p in conv.parameters()])
+    assert outputs[1].shape == outputs[0].shape
+    assert outputs[1].is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(outputs[1], outputs[0])
+    for ours_grad, plain_grad in zip(grads[1], grads[0]):
+        torch.testing.assert_close(ours_grad, plain_grad)
+
+
+def test_the_products_are_used_only_in_training_with_gradients_and_every_depthwise_conv_has_them():
+    model = build_model(ArchConfig(num_classes=10, width=0.35))
+    depthwise = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1]
+    assert depthwise and all(isinstance(m, DepthwiseConv2d) for m in depthwise)
+    assert not any(isinstance(m, DepthwiseConv2d) for m in model.modules() if isinstance(m, torch.nn.Conv2d)
+                   and m.groups == 1)
+    conv = depthwise[-1]
+    x = torch.randn(2, conv.in_channels, 1, 1)
+    calls = []
+    original = torch.nn.Conv2d.forward
+    torch.nn.Conv2d.forward = lambda self, inputs: calls.append(1) or original(self, inputs)
+    try:
+        conv.train()
+        conv(x)  # training with gradients: the products, not the convolution
+        assert calls == []
+        with torch.no_grad():
+            conv(x)
+        conv.eval()
+        conv(x)
+        assert calls == [1, 1]
+    finally:
+        torch.nn.Conv2d.forward = original

@@ -80,7 +80,7 @@ def test_refinement_resumes_after_an_interrupt_and_never_retrains_a_finished_run
     with pytest.raises(KeyboardInterrupt):
         refine_study(study, 3, trainer=interrupted, data=IN_MEMORY)
     assert len(StudyMeta.from_study(study).refined) == 3  # each run stored the moment it finished
-    # 3x the proxy's epochs, all the training data, seeds 0 and 1
+    # 3x the proxy's images (all 20, 2 epochs), as epochs over all the training data: 6; seeds 0 and 1
     assert interrupted.calls == [(1.0, 0, 6, None), (1.0, 1, 6, None), (0.35, 0, 6, None)]
     heard, resumed = [], Trainer()
     report = refine_study(study, 3, trainer=resumed, data=IN_MEMORY, on_result=heard.append)
@@ -91,6 +91,34 @@ def test_refinement_resumes_after_an_interrupt_and_never_retrains_a_finished_run
     assert refine_study(study, 3, trainer=again, data=IN_MEMORY).trained_runs == 0 and again.calls == []
     with pytest.raises(ValueError, match="refined with other settings"):
         refine_study(study, 3, RefineSettings(seeds=3), trainer=again, data=IN_MEMORY)
+
+
+def test_a_resumed_refinement_trains_with_its_stored_epochs_and_loads_no_data_when_nothing_is_left(monkeypatch):
+    study = make_study()
+    with pytest.raises(KeyboardInterrupt):
+        refine_study(study, 3, trainer=Trainer(interrupt_at=2), data=IN_MEMORY)  # 20 images: 6 epochs stored
+    bigger = dataclasses.replace(IN_MEMORY, train_images=torch.zeros(128, 3, 8, 8, dtype=torch.uint8),
+                                 train_labels=torch.arange(128) % 2)  # the folder grew: 3x 2 epochs x 64 is 3 epochs
+    resumed = Trainer()
+    refine_study(study, 3, trainer=resumed, data=bigger)
+    assert {epochs for _, _, epochs, _ in resumed.calls} == {6}  # as the runs stored before, so they compare
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("a finished refinement loaded its dataset")
+
+    monkeypatch.setattr(refine_module, "load_dataset", no_loading)
+    assert len(refine_study(study, 3, trainer=Trainer()).points) == 3  # report only
+
+
+def test_a_refinement_stored_by_an_earlier_version_resumes_with_its_epochs():
+    study = make_study()
+    StudyMeta.write_refinement(study, {"settings": {"epochs_factor": 3, "seeds": 2, "train_subset": None},
+                                       "epochs": 6, "train_subset": None})
+    resumed = Trainer()
+    assert refine_study(study, 3, trainer=resumed, data=IN_MEMORY).trained_runs == 6
+    assert {epochs for _, _, epochs, _ in resumed.calls} == {6}
+    with pytest.raises(ValueError, match="refined with other settings"):
+        refine_study(study, 3, RefineSettings(seeds=3), trainer=Trainer(), data=IN_MEMORY)
 
 
 def test_refined_accuracies_become_the_front_and_the_proxy_stays_beside_them(tmp_path):
@@ -137,6 +165,9 @@ def test_refinement_says_its_runs_and_their_time_before_it_trains():
     assert first.run.step_seconds > 0 and first.seconds == pytest.approx(6 * first.run.training_seconds)
     line = first.describe()
     assert "\n" not in line and line.startswith("refinement: 6 run(s) to do (3 networks x 2 seeds) x up to ")
+    side_by_side = dataclasses.replace(first, run=dataclasses.replace(first.run, remaining=5), processes=2)
+    assert side_by_side.seconds == pytest.approx(3 * first.run.training_seconds)  # 5 runs, 2 at a time: 3 rounds
+    assert ", 2 side by side = up to " in side_by_side.describe()
     heard.clear()
     refine_study(study, 3, trainer=Trainer(), data=data, on_estimate=heard.append, threads=1)  # resumed: 3 stored
     (resumed,) = heard
@@ -154,7 +185,7 @@ def test_refine_command_prints_its_expected_time_and_the_runs_done_before_traini
         refine_study(study, 3, trainer=Trainer(interrupt_at=3), data=IN_MEMORY)  # 2 runs stored
     trainer, real_retrain = Trainer(), refine_module.retrain
     monkeypatch.setattr(refine_module, "retrain",  # the command's real data and timing, the injected trainer
-                        lambda jobs, data, training, on_result, _: real_retrain(jobs, data, training, on_result, trainer))
+                        lambda jobs, data, training, on_result, *_: real_retrain(jobs, data, training, on_result, trainer))
     result = CliRunner().invoke(app, ["refine", "--storage", storage, "--study", "hand", "--refine", "3",
                                       "--threads", "1"])
     assert result.exit_code == 0, result.output
@@ -162,7 +193,8 @@ def test_refine_command_prints_its_expected_time_and_the_runs_done_before_traini
     expected = [line for line in result.output.splitlines() if line.startswith("refinement: ")]
     assert len(expected) == 1, result.output
     assert expected[0].startswith("refinement: 4 run(s) to do (3 networks x 2 seeds; 2 of 6 done already) x up to ")
-    assert "= up to " in expected[0] and "costliest network v2 w0.75: 1 epochs x 22 steps" in expected[0]  # 3 x 2 x 64 images: 1 epoch of 1,437
+    # the epochs the 2 runs stored trained (6 on 20 images), not those the digits' 1,437 would give a new refinement
+    assert "= up to " in expected[0] and "costliest network v2 w0.75: 6 epochs x 22 steps" in expected[0]
     lines = result.output.splitlines()
     assert lines.index(expected[0]) < min(i for i, line in enumerate(lines) if line.startswith("refined trial "))
 
@@ -185,3 +217,12 @@ def test_refine_settings_are_validated():
 def test_refinement_trains_on_three_times_the_proxys_images_in_whole_epochs_over_all(proxy, available, epochs):
     refined = RefineSettings().training(proxy, available)
     assert refined.epochs == epochs and refined.train_subset is None
+
+
+def test_refine_command_refuses_no_cache_with_a_cache_dir_in_one_line(tmp_path):
+    storage = f"sqlite:///{tmp_path}/hand.db"
+    make_study(storage)
+    result = CliRunner().invoke(app, ["refine", "--storage", storage, "--no-cache", "--cache-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and "--no-cache and --cache-dir" in result.output
+    assert StudyMeta.from_study(optuna.load_study(study_name="hand", storage=storage)).refinement is None

@@ -82,3 +82,14 @@ def test_gpu_kernels_leave_cudnn_benchmarking_as_they_found_it_on_the_cpu():
     with runtime.gpu_kernels(torch.device("cpu")):
         assert torch.backends.cudnn.benchmark == before
     assert torch.backends.cudnn.benchmark == before
+
+
+def test_gpu_kernels_turn_cudnn_benchmarking_on_for_a_gpu_only_inside_the_block():
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = False
+    try:
+        with runtime.gpu_kernels(torch.device("cuda")):  # only a flag: no GPU is touched
+            assert torch.backends.cudnn.benchmark is True
+        assert torch.backends.cudnn.benchmark is False
+    finally:
+        torch.backends.cudnn.benchmark = before

@@ -8,6 +8,9 @@ keys stay stable across configs: ``features.<block>.block...`` and
 
 from __future__ import annotations
 
+import functools
+import itertools
+
 import torch
 from torch import nn
 from torchvision.ops import Conv2dNormActivation
@@ -18,7 +21,7 @@ from .backbones import BlockSpec
 from .config import ArchConfig
 from .ulsam import ULSAM
 
-__all__ = ["AttentiveBlock", "UlsamMobileNet", "build_block", "build_head", "build_model"]
+__all__ = ["AttentiveBlock", "DepthwiseConv2d", "UlsamMobileNet", "build_block", "build_head", "build_model"]
 
 CLASSIFIER_DROPOUT = 0.2
 
@@ -33,6 +36,62 @@ class AttentiveBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.attention(self.block(x))
+
+
+SMALL_MAP = 2  # inputs of up to 2x2 pixels: where PyTorch's CPU depthwise backward is slowest (profile below)
+
+
+class DepthwiseConv2d(nn.Conv2d):
+    """A depthwise convolution that, training on a CPU, computes maps of up to 2x2 pixels as the products they are.
+
+    At 32 px MobileNet's last stages are 2x2 and 1x1. PyTorch's CPU kernels spent about half of a
+    training step in the backward of those few tiny depthwise convolutions: 44 ms for 960 channels at
+    1x1 and 14-25 ms at 2x2, against 0.9 and 3-5 ms as products and a sum (batch 64, channels_last,
+    2 threads; ``python -m benchmarks.proxy_throughput --profile``). The parameters are the
+    convolution's and the values too (to float rounding); in eval mode, without gradients, when traced
+    or exported (costs, ONNX), and for every larger map, it is the convolution itself.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        small = (self.training and torch.is_grad_enabled() and x.device.type == "cpu"
+                 and max(x.shape[-2:]) <= SMALL_MAP and self.dilation == (1, 1) and self.padding_mode == "zeros"
+                 and not isinstance(self.padding, str) and not torch.jit.is_tracing()
+                 and not torch.onnx.is_in_onnx_export())
+        taps = _tap_index(*x.shape[-2:], self.kernel_size, self.stride, self.padding) if small else None
+        if taps is None:
+            return super().forward(x)
+        index, out_h, out_w = taps
+        batch, channels, height, width = x.shape
+        kernel = torch.cat([self.weight.reshape(channels, -1), self.weight.new_zeros(channels, 1)], 1)[:, index]
+        out = (x.reshape(batch, channels, height * width, 1) * kernel).sum(2).view(batch, channels, out_h, out_w)
+        if self.bias is not None:
+            out = out + self.bias.view(1, -1, 1, 1)
+        layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+        return out.contiguous(memory_format=layout)
+
+
+@functools.lru_cache(maxsize=64)
+def _tap_index(height: int, width: int, kernel: tuple[int, int], stride: tuple[int, int],
+               padding: tuple[int, int]) -> tuple[torch.Tensor, int, int] | None:
+    """For each (input pixel, output pixel) the kernel tap joining them (kernel_h * kernel_w, a zero, where none
+    does), and the output size; None where the convolution has no output (it raises its own error)."""
+    (kernel_h, kernel_w), (stride_h, stride_w), (pad_h, pad_w) = kernel, stride, padding
+    out_h, out_w = (height + 2 * pad_h - kernel_h) // stride_h + 1, (width + 2 * pad_w - kernel_w) // stride_w + 1
+    if out_h < 1 or out_w < 1:
+        return None
+    index = torch.full((height * width, out_h * out_w), kernel_h * kernel_w, dtype=torch.long)
+    for a, b, i, j in itertools.product(range(height), range(width), range(out_h), range(out_w)):
+        tap_h, tap_w = a - i * stride_h + pad_h, b - j * stride_w + pad_w
+        if 0 <= tap_h < kernel_h and 0 <= tap_w < kernel_w:
+            index[a * width + b, i * out_w + j] = tap_h * kernel_w + tap_w
+    return index, out_h, out_w
+
+
+def _small_maps_as_products(model: nn.Module) -> None:
+    """Every depthwise convolution becomes a :class:`DepthwiseConv2d` (same module, same state-dict keys)."""
+    for module in model.modules():
+        if type(module) is nn.Conv2d and 1 < module.groups == module.in_channels == module.out_channels:
+            module.__class__ = DepthwiseConv2d
 
 
 class UlsamMobileNet(nn.Module):
@@ -110,4 +169,5 @@ def build_model(config: ArchConfig) -> UlsamMobileNet:
         features.append(AttentiveBlock(block, attention))
     model = UlsamMobileNet(config, features)
     _init_weights(model)
+    _small_maps_as_products(model)
     return model

@@ -5,8 +5,10 @@ reports the rank correlation (Kendall tau with a bootstrap 95% interval,
 Spearman rho) between the proxy accuracy and the longer training's accuracy,
 next to that of FLOPs and params alone. A proxy that ranks no better than
 FLOPs is not worth its training time. The retraining and the rank statistics
-are refinement's (``refine.retrain``, ``ranks.py``); calibration differs in
-what it picks (a spread, not the front) and in keeping the proxy's data.
+are refinement's (``refine.retrain``, ``ranks.py``), and so is the longer
+training (``RefineSettings.training``: all the data, 3x the proxy's images);
+calibration differs in what it picks (a spread, not the front) and in storing
+nothing per run.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from .config import ArchConfig
 from .data import load_dataset
 from .ranks import RankAgreement, beats, rank_agreement, spearman_rho
 from .record import Status, StudyMeta
-from .refine import retrain
+from .refine import RefineSettings, retrain
 from .report import pareto_front, trials_frame
 from .training import ProxySettings, train_proxy
+from .training.parallel import side_by_side
 
 __all__ = ["CalibrationReport", "calibrate", "pick_spread"]
 
@@ -68,18 +71,23 @@ def pick_spread(frame, objectives, count: int) -> list[int]:
 
 def calibrate(study: optuna.Study, count: int = 6, epochs: int | None = None, threads: int | None = None,
               on_trial: Callable[[int, float, float], None] | None = None,
-              trainer: Callable = train_proxy) -> CalibrationReport:
-    """Retrain ``count`` of the study's trials for ``epochs`` (default 3x the proxy's) and correlate."""
+              trainer: Callable = train_proxy, processes: int | None = 1) -> CalibrationReport:
+    """Retrain ``count`` of the study's trials longer and correlate: on all the training data, for ``epochs``
+    (default: refinement's, 3x the proxy's training images as whole epochs).
+
+    ``processes`` trains that many side by side, as refinement does (None: ``side_by_side`` chooses).
+    """
     meta = StudyMeta.from_study(study)
     if not meta.written:
         raise ValueError(f"calibrate: study {study.study_name!r} was not written by ulsam-nas search")
     settings = meta.settings
     proxy = ProxySettings(**settings["proxy"], threads=threads)
-    long_epochs = epochs or 3 * proxy.epochs
-    long = dataclasses.replace(proxy, epochs=long_epochs)
     frame = trials_frame(study)
     chosen = pick_spread(frame, meta.objectives, count)
-    data = load_dataset(settings["dataset"], proxy.resolution, train_subset=proxy.train_subset, seed=0)
+    data = load_dataset(settings["dataset"], proxy.resolution, seed=0)  # all the training images, as refinement
+    long = RefineSettings().training(proxy, len(data.train_labels))
+    long_epochs = epochs or long.epochs
+    long = dataclasses.replace(long, epochs=long_epochs)
     rows = frame.set_index("trial").loc[chosen]
     results: dict[int, float] = {}
 
@@ -89,8 +97,9 @@ def calibrate(study: optuna.Study, count: int = 6, epochs: int | None = None, th
             on_trial(number, float(rows.loc[number, "accuracy"]), result.accuracy)
 
     seed = settings.get("seed", 0)
-    retrain([(number, ArchConfig.from_json(rows.loc[number, "config"]), seed) for number in chosen], data, long, keep,
-            trainer)
+    jobs = [(number, ArchConfig.from_json(rows.loc[number, "config"]), seed) for number in chosen]
+    processes, threads_each = side_by_side(long.device, threads, len(jobs), processes)
+    retrain(jobs, data, dataclasses.replace(long, threads=threads_each), keep, trainer, processes)
     chosen = [number for number in chosen if number in results]  # a diverged run has nothing to compare
     rows = rows.loc[chosen]
     long_accuracy = [results[number] for number in chosen]

@@ -27,13 +27,14 @@ import optuna
 import pandas as pd
 
 from .config import ArchConfig
-from .data import ImageData, load_dataset
+from .data import ImageData, check_cache_settings, load_dataset
 from .metrics import METRICS
 from .ranks import RankAgreement, beats, rank_agreement
 from .record import EVALUATED, RefinedRun, StudyMeta
 from .report import pareto_front, trials_frame
 from .search.estimate import TrialEstimate, format_duration, time_training
-from .training import ProxyResult, ProxySettings, TrainingDiverged, train_proxy
+from .training import ProxyResult, ProxySettings, train_proxy
+from .training.parallel import Job, side_by_side, train_jobs
 from .training.proxy import epochs_for
 
 __all__ = ["RefineEstimate", "RefineReport", "RefineSettings", "RefinedPoint", "agreement_of", "describe_agreement",
@@ -84,17 +85,19 @@ class RefineEstimate:
     seeds: int
     done: int  # runs found finished (an earlier, interrupted refinement)
     run: TrialEstimate  # one run of the costliest network left (by FLOPs), timed; run.remaining: the runs to do
+    processes: int = 1  # runs trained side by side
 
     @property
     def seconds(self) -> float:
-        return self.run.remaining * self.run.training_seconds
+        return -(-self.run.remaining // self.processes) * self.run.training_seconds
 
     def describe(self) -> str:
         """One line for the terminal."""
         run = self.run
         done = f"; {self.done} of {self.networks * self.seeds} done already" if self.done else ""
+        side_by_side = f", {self.processes} side by side" if self.processes > 1 else ""
         return (f"refinement: {run.remaining} run(s) to do ({self.networks} networks x {self.seeds} seeds{done}) x up to "
-                f"{format_duration(run.training_seconds)} = up to {format_duration(self.seconds)} (costliest network "
+                f"{format_duration(run.training_seconds)}{side_by_side} = up to {format_duration(self.seconds)} (costliest network "
                 f"{run.candidate}: {run.epochs} epochs x {run.steps_per_epoch} steps of {run.step_seconds:.2f}s at "
                 f"{run.resolution}px + {run.eval_seconds:.1f}s evaluation per epoch)")
 
@@ -161,21 +164,20 @@ def describe_agreement(agreement: Iterable[RankAgreement]) -> list[str]:
     return lines
 
 
-def retrain(jobs: Iterable[tuple[int, ArchConfig, int]], data: ImageData, training: ProxySettings,
+def retrain(jobs: Iterable[Job], data: ImageData, training: ProxySettings,
             on_result: Callable[[int, int, ProxyResult], None], trainer: Callable[..., ProxyResult] = train_proxy,
-            ) -> list[str]:
-    """Train each (trial, config, seed) with ``training`` and hand each result to ``on_result`` at once.
+            processes: int = 1) -> list[str]:
+    """Train each (trial, config, seed) with ``training`` and hand each result to ``on_result`` as it finishes.
 
-    Returns a line per run whose training diverged (those are skipped).
+    ``processes`` > 1 trains that many side by side (``training.parallel``; ``trainer`` must then be a
+    module-level function). Returns a line per run whose training diverged (those are skipped).
     """
     failed = []
-    for number, config, seed in jobs:
-        try:
-            result = trainer(config, data, training, seed=seed)
-        except TrainingDiverged as error:
-            failed.append(f"trial {number} seed {seed}: {error}")
-            continue
-        on_result(number, seed, result)
+    for number, seed, result in train_jobs(jobs, data, training, trainer, processes):
+        if isinstance(result, str):
+            failed.append(f"trial {number} seed {seed}: {result}")
+        else:
+            on_result(number, seed, result)
     return failed
 
 
@@ -207,17 +209,20 @@ def refine_study(study: optuna.Study, count: int = 8, settings: RefineSettings =
                  trainer: Callable[..., ProxyResult] = train_proxy, data: ImageData | None = None,
                  data_dir: str | None = None, download: bool = False, cache_dir: str | None = None,
                  cache: bool = True, threads: int | None = None,
-                 device: str | None = None, on_estimate: Callable[[RefineEstimate], None] | None = None,
-                 ) -> RefineReport:
+                 device: str | None = None, processes: int | None = 1,
+                 on_estimate: Callable[[RefineEstimate], None] | None = None) -> RefineReport:
     """Retrain up to ``count`` of the study's front points and baselines at higher fidelity; resumable.
 
     ``on_result`` hears each (trial, seed) run as it is stored. ``trainer`` defaults to the proxy's loop
     (``train_proxy``); ``data`` to the study's dataset with ``settings.train_subset`` training images.
     ``on_estimate`` hears, before the first run, the runs left, those found finished and the time they
     will take (a few training steps of the costliest network left are timed for it; not without it).
+    ``processes`` trains that many runs side by side (None: ``training.parallel.side_by_side`` chooses: on a
+    CPU one single-threaded run per core; ``trainer`` must then be a module-level function).
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"refine: count must be a positive integer, got {count!r}")
+    check_cache_settings(cache_dir, cache)
     meta = StudyMeta.from_study(study)
     if not meta.written:
         raise ValueError(f"refine: study {study.study_name!r} was not written by ulsam-nas search")
@@ -225,16 +230,23 @@ def refine_study(study: optuna.Study, count: int = 8, settings: RefineSettings =
         raise ValueError(f"refine: accuracy is not an objective of study {study.study_name!r}: nothing to refine")
     proxy = ProxySettings(**meta.settings["proxy"], **{k: v for k, v in (("threads", threads), ("device", device))
                                                         if v is not None})
-    if data is None:
-        data = load_dataset(meta.settings["dataset"], proxy.resolution, data_dir, download,
-                            train_subset=settings.train_subset, seed=0, cache_dir=cache_dir, cache=cache)
-    training = settings.training(proxy, len(data.train_labels))
-    wanted = {"settings": settings.to_dict(), "epochs": training.epochs, "train_subset": training.train_subset}
-    if meta.refinement is None:
-        StudyMeta.write_refinement(study, wanted)
-    elif meta.refinement.get("settings") != wanted["settings"]:
+
+    def load() -> ImageData:
+        return data if data is not None else load_dataset(
+            meta.settings["dataset"], proxy.resolution, data_dir, download, train_subset=settings.train_subset, seed=0,
+            cache_dir=cache_dir, cache=cache)
+
+    if meta.refinement is None:  # the first refinement of the study: its epochs are fixed by the data it finds
+        data = load()
+        training = settings.training(proxy, len(data.train_labels))
+        StudyMeta.write_refinement(study, {"settings": settings.to_dict(), "epochs": training.epochs,
+                                           "train_subset": training.train_subset})
+    elif not _same_refinement(meta.refinement, settings):
         raise ValueError(f"refine: study {study.study_name!r} was refined with other settings "
-                         f"({meta.refinement.get('settings')}, now {wanted['settings']}); its runs would not compare")
+                         f"({meta.refinement.get('settings')}, now {settings.to_dict()}); its runs would not compare")
+    else:  # resumed: trained exactly as the runs already stored
+        training = dataclasses.replace(proxy, epochs=int(meta.refinement["epochs"]),
+                                       train_subset=meta.refinement.get("train_subset"))
     frame = trials_frame(study)
     chosen, left_out = pick_for_refinement(frame, meta.objectives, count)
     base_seed = int(meta.settings.get("seed", 0))
@@ -244,6 +256,8 @@ def refine_study(study: optuna.Study, count: int = 8, settings: RefineSettings =
     jobs = [(number, ArchConfig.from_json(rows.loc[number, "config"]), seed)
             for number in chosen for seed in seeds if (number, seed) not in done]
     stored = sum((number, seed) in done for number in chosen for seed in seeds)
+    processes, threads_each = side_by_side(training.device, training.threads, len(jobs), processes)
+    training = dataclasses.replace(training, threads=threads_each)
 
     def store(number: int, seed: int, result: ProxyResult) -> None:
         run = RefinedRun(number, seed, result.accuracy, result.seconds, tuple(result.curve))
@@ -254,22 +268,34 @@ def refine_study(study: optuna.Study, count: int = 8, settings: RefineSettings =
     started = time.perf_counter()
     failed: list[str] = []
     if jobs:
+        data = load()
         if on_estimate is not None:
-            on_estimate(_estimate(jobs, rows, data, training, len(chosen), settings.seeds, stored, base_seed))
-        failed = retrain(jobs, data, training, store, trainer)
+            on_estimate(_estimate(jobs, rows, data, training, len(chosen), settings.seeds, stored, base_seed, processes))
+        failed = retrain(jobs, data, training, store, trainer, processes)
     seconds = time.perf_counter() - started
     return _report(study, settings, proxy.epochs, training.epochs, chosen, left_out, len(jobs) - len(failed), stored,
                    seconds, failed)
 
 
+def _same_refinement(stored: dict, settings: RefineSettings) -> bool:
+    """Whether a study's stored refinement was made with ``settings``. One stored by an earlier version (its
+    ``epochs_factor`` meant 3x the proxy's epochs) resumes with the epochs it stored, whatever the factor."""
+    before, now = dict(stored.get("settings") or {}), settings.to_dict()
+    if "epochs_factor" in before:
+        before.pop("epochs_factor")
+        now.pop("factor")
+    return before == now
+
+
 def _estimate(jobs, rows: pd.DataFrame, data: ImageData, training: ProxySettings, networks: int, seeds: int,
-              stored: int, seed: int) -> RefineEstimate:
-    """Time a few training steps of the costliest network left (by FLOPs): every run left takes at most that long."""
+              stored: int, seed: int, processes: int) -> RefineEstimate:
+    """Time a few training steps of the costliest network left (by FLOPs), on one process's threads: every run
+    left takes at most that long."""
     flops = rows[METRICS["flops"].column]
     _, config, _ = max(jobs, key=lambda job: float(flops[job[0]]) if pd.notna(flops[job[0]]) else 0.0)
     run = time_training(config, training, data.num_classes, len(data.train_labels), len(data.val_labels),
                         remaining=len(jobs), seed=seed)
-    return RefineEstimate(networks, seeds, stored, run)
+    return RefineEstimate(networks, seeds, stored, run, processes)
 
 
 def _report(study, settings, proxy_epochs, epochs, chosen, left_out, trained, stored, seconds, failed) -> RefineReport:

@@ -144,7 +144,10 @@ def test_a_time_budget_taken_by_noise_and_refinement_is_refused_in_one_line_sayi
                               "32m 00s; ")
     # 1 epoch: 14 x 10 s, noise 3 x 10 s, refinement 16 x 3 epochs x 10 s = 650 s
     assert "proxy settings that fit: --proxy-epochs 1 (up to 10s per trial)" in message
-    assert "--proxy-subset" not in message  # refinement trains on all the images, whatever the proxy's subset
+    # 3 batches, 300 images: 17 x 4 epochs x (3 steps x 0.9 s + 1 s) = 252 s of search and noise runs, and
+    # refinement's epochs shrink with the proxy's images: 16 runs x round(3 x 4 x 300 / 1000) = 4 epochs x 10 s
+    # = 640 s; 892 s in all. 400 images: 313 + 800 s.
+    assert "--proxy-subset 300 (up to 15s per trial)" in message
     assert "; or --refine 0 (no refinement); " in message  # 220 s left for refinement: not one network's 240 s
     assert message.endswith("; or a time budget of at least 43m 20s")  # 560 + 120 + 1920 s
     with pytest.raises(ValueError, match=r"; or --refine 2 \(refinement up to 8m 00s\); "):

@@ -10,7 +10,8 @@ import typer
 from ..costs import DEFAULT_RESOLUTION
 from ..search import DEFAULT_STORAGE
 
-__all__ = ["ResolutionOption", "StorageOption", "StudyOption", "app", "friendly_errors", "default_help"]
+__all__ = ["CacheDirOption", "DataDirOption", "DownloadOption", "NoCacheOption", "ResolutionOption", "StorageOption",
+           "StudyOption", "app", "friendly_errors", "default_help"]
 
 app = typer.Typer(
     help="Neural architecture search for compact CNNs with ULSAM. FLOPs are multiply-accumulates (MACs), "
@@ -54,6 +55,13 @@ ResolutionOption = Annotated[int, typer.Option(
 StudyOption = Annotated[Optional[list[str]], typer.Option(
     "--study", help="Study name (repeatable for pareto); default: the most recent study in the storage.")]
 StorageOption = Annotated[Optional[str], typer.Option(help=f"Optuna storage URL (default: {DEFAULT_STORAGE} here).")]
+DataDirOption = Annotated[Optional[str], typer.Option(help="Root folder of torchvision datasets.")]
+DownloadOption = Annotated[bool, typer.Option("--download", help="Let torchvision download the dataset.")]
+CacheDirOption = Annotated[Optional[str], typer.Option(help=(
+    "Where decoded datasets are cached (default: $ULSAM_NAS_CACHE_DIR, else $XDG_CACHE_HOME/ulsam-nas, "
+    "else ~/.cache/ulsam-nas)."))]
+NoCacheOption = Annotated[bool, typer.Option("--no-cache", help=(
+    "Use no decoded-dataset cache: decode every image again and write nothing (not with --cache-dir)."))]
 
 
 def open_studies(names: Optional[list[str]], storage: Optional[str], one: bool = False):

@@ -9,10 +9,15 @@ import typer
 
 from ..search import DEFAULT_STORAGE
 from ..text import format_count, format_table
-from .app import StorageOption, StudyOption, app, friendly_errors, open_studies
+from .app import (CacheDirOption, DataDirOption, DownloadOption, NoCacheOption, StorageOption, StudyOption, app,
+                  friendly_errors, open_studies)
 
 StrictOption = Annotated[bool, typer.Option(
     "--strict", help="The strict Pareto front: also drop points beaten by less than the noise.")]
+
+
+_WORKERS_HELP = ("Runs trained side by side, each in its own process (default: on a CPU one single-threaded run per "
+                 "core, or cores / --threads; on a GPU one).")
 
 
 @app.command()
@@ -82,9 +87,13 @@ def refine(
     study: StudyOption = None,
     storage: StorageOption = None,
     count: Annotated[int, typer.Option("--refine", help="How many front points and baselines to retrain, at most.")] = 8,
-    data_dir: Annotated[Optional[str], typer.Option(help="Root folder of torchvision datasets.")] = None,
+    data_dir: DataDirOption = None,
+    download: DownloadOption = False,
+    cache_dir: CacheDirOption = None,
+    no_cache: NoCacheOption = False,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads.")] = None,
     device: Annotated[Optional[str], typer.Option(help="Training device: cpu or cuda.")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help=_WORKERS_HELP)] = None,
 ) -> None:
     """Retrain a study's front and baselines longer (3x the proxy's images, all the data, 2 seeds); resumable.
 
@@ -96,7 +105,7 @@ def refine(
 
     (chosen,) = open_studies(study, storage, one=True)
     report = refine_study(chosen, count, RefineSettings(), on_result=echo_refined_run, data_dir=data_dir,
-                          threads=threads, device=device, on_estimate=echo_refine_estimate)
+                          download=download, cache_dir=cache_dir, cache=not no_cache, threads=threads, device=device, processes=workers, on_estimate=echo_refine_estimate)
     typer.echo(report.describe())
     typer.echo(describe_front(chosen))
 
@@ -117,14 +126,16 @@ def calibrate(
     study: StudyOption = None,
     storage: StorageOption = None,
     trials: Annotated[int, typer.Option(help="How many trials to retrain (front and off-front).")] = 6,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs of the longer training (default 3x the proxy's).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help=(
+        "Epochs of the longer training, on all the training data (default: refinement's, 3x the proxy's images)."))] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads.")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help=_WORKERS_HELP)] = None,
 ) -> None:
     """Check the proxy: retrain some trials for longer and compare rankings (Kendall tau, Spearman rho) with FLOPs'."""
     from ..calibrate import calibrate as run_calibration
 
     (chosen,) = open_studies(study, storage, one=True)
-    report = run_calibration(chosen, trials, epochs, threads,
+    report = run_calibration(chosen, trials, epochs, threads, processes=workers,
                              on_trial=lambda n, short, long: typer.echo(f"trial {n}: proxy {short:.1%} -> longer {long:.1%}"))
     typer.echo(f"{len(report.trials)} trials, proxy {report.proxy_epochs} epochs vs {report.long_epochs} epochs:")
     rho = {"proxy accuracy": report.spearman_proxy, "FLOPs alone": report.spearman_flops}

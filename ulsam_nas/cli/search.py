@@ -10,7 +10,7 @@ import typer
 from ..search import SearchSettings
 from ..training import ProxySettings
 from ..training.proxy import AUTO, AUTO_IMAGES, AUTO_MAX_EPOCHS, AUTO_SUBSET
-from .app import StorageOption, app, default_help, friendly_errors
+from .app import CacheDirOption, DataDirOption, NoCacheOption, StorageOption, app, default_help, friendly_errors
 
 _SEARCH, _PROXY = SearchSettings(), ProxySettings()
 
@@ -27,13 +27,10 @@ def search(
         "Search space: a bundled name (see `ulsam-nas spaces`) or a YAML path.", _SEARCH.space))] = None,
     dataset: Annotated[Optional[str], typer.Option(help=default_help(
         "digits (bundled), a torchvision name (cifar10, flowers102, ...) or imagefolder:PATH.", _SEARCH.dataset))] = None,
-    data_dir: Annotated[Optional[str], typer.Option(help="Root folder of torchvision datasets.")] = None,
+    data_dir: DataDirOption = None,
     download: Annotated[Optional[bool], typer.Option("--download", help="Let torchvision download the dataset.")] = None,
-    cache_dir: Annotated[Optional[str], typer.Option(help=(
-        "Where decoded datasets are cached (default: $ULSAM_NAS_CACHE_DIR, else $XDG_CACHE_HOME/ulsam-nas, "
-        "else ~/.cache/ulsam-nas)."))] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help=(
-        "Use no decoded-dataset cache: decode every image again and write nothing (not with --cache-dir)."))] = False,
+    cache_dir: CacheDirOption = None,
+    no_cache: NoCacheOption = False,
     sampler: Annotated[Optional[str], typer.Option(help=default_help("nsga2, tpe or random.", _SEARCH.sampler))] = None,
     seed: Annotated[Optional[int], typer.Option(help=default_help(
         "Seed of the sampler and the proxy training.", _SEARCH.seed))] = None,
@@ -68,7 +65,8 @@ def search(
     resolution: Annotated[Optional[int], typer.Option(
         help="Deployment input size in pixels (default: the space's, 224); costs are those of this size.")] = None,
     early_stopping: Annotated[Optional[bool], typer.Option(
-        "--early-stopping/--no-early-stopping", help=default_help("Stop clearly dominated candidates early.", "on"))] = None,
+        "--early-stopping/--no-early-stopping", help=default_help(
+            "Stop clearly dominated candidates early (from the proxy's epoch 2: proxies of 3 or more epochs).", "on"))] = None,
     storage: StorageOption = None,
     study: Annotated[Optional[str], typer.Option(help="Study name (default: from space, dataset and budgets).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="A study definition (studies/NAME.yaml, or its name); flags override it.")] = None,
@@ -76,8 +74,9 @@ def search(
         "A new study proxy-trains its vanilla baseline with this many seeds to measure the noise (< 2: not measured).",
         _SEARCH.noise_seeds))] = None,
     refine: Annotated[Optional[int], typer.Option(help=default_help(
-        "After the search, retrain up to this many front points and baselines longer (3x the epochs, all the data, "
-        "2 seeds); their accuracies become the front (0: off).", _SEARCH.refine))] = None,
+        "After the search, retrain up to this many front points and baselines longer (3x the proxy's training images, "
+        "as whole epochs over all the data; 2 seeds; on a CPU one single-threaded run per core side by side); their "
+        "accuracies become the front (0: off).", _SEARCH.refine))] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Log lines instead of the live progress bar.")] = False,
     workers: Annotated[int, typer.Option(help="Worker processes on this machine, cores split between them "
                                               "(needs a journal: or postgresql:// storage).")] = 1,
@@ -119,7 +118,7 @@ def search(
         refinement = refine_study(outcome.study, settings.refine, RefineSettings(), on_result=echo_refined_run,
                                   data_dir=settings.data_dir, download=settings.download, cache_dir=settings.cache_dir,
                                   cache=settings.cache, threads=settings.proxy.threads,
-                                  device=settings.proxy.device, on_estimate=echo_refine_estimate)
+                                  device=settings.proxy.device, processes=None, on_estimate=echo_refine_estimate)
     typer.echo(describe_search(outcome, refinement))
     if outcome.interrupted:
         typer.echo("Interrupted: the running trial was marked failed. Rerun the same command to resume.", err=True)

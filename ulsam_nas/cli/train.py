@@ -12,7 +12,7 @@ import typer
 from ..config import ArchConfig
 from ..text import format_count
 from ..training import TrainSettings
-from .app import app, friendly_errors
+from .app import CacheDirOption, DataDirOption, DownloadOption, NoCacheOption, app, friendly_errors
 
 _TRAIN = TrainSettings()
 
@@ -23,13 +23,10 @@ def train_command(
     config: Annotated[Path, typer.Argument(help="Architecture config (YAML/JSON), e.g. from `ulsam-nas export`.")],
     out: Annotated[Path, typer.Option(help="Output folder: metrics, checkpoints, report.")] = Path("runs/train"),
     dataset: Annotated[str, typer.Option(help="digits, a torchvision name, or imagefolder:PATH.")] = _TRAIN.dataset,
-    data_dir: Annotated[Optional[str], typer.Option(help="Root folder of torchvision datasets.")] = _TRAIN.data_dir,
-    download: Annotated[bool, typer.Option("--download", help="Let torchvision download the dataset.")] = _TRAIN.download,
-    cache_dir: Annotated[Optional[str], typer.Option(help=(
-        "Where decoded datasets are cached (default: $ULSAM_NAS_CACHE_DIR, else $XDG_CACHE_HOME/ulsam-nas, "
-        "else ~/.cache/ulsam-nas)."))] = _TRAIN.cache_dir,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help=(
-        "Use no decoded-dataset cache: decode every image again and write nothing (not with --cache-dir)."))] = False,
+    data_dir: DataDirOption = _TRAIN.data_dir,
+    download: DownloadOption = _TRAIN.download,
+    cache_dir: CacheDirOption = _TRAIN.cache_dir,
+    no_cache: NoCacheOption = False,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = _TRAIN.epochs,
     resolution: Annotated[int, typer.Option(help="Input size in pixels (costs are reported at this size).")] = _TRAIN.resolution,
     batch_size: Annotated[int, typer.Option(help="Batch size per process.")] = _TRAIN.batch_size,

@@ -36,8 +36,8 @@ from ..builder import build_model
 from ..config import ArchConfig
 from ..space import SearchSpace
 from ..training import ProxySettings
-from ..training.loop import (BATCHNORM_IMAGES, make_optimizer, mixed_precision, normalise, one_cycle_schedule,
-                             train_one_epoch)
+from ..training.loop import (BATCHNORM_BATCH, BATCHNORM_IMAGES, evaluation_batch_size, make_optimizer,
+                             mixed_precision, normalise, one_cycle_schedule, train_one_epoch)
 from ..training.proxy import epochs_for
 from .settings import SearchSettings
 
@@ -49,7 +49,6 @@ __all__ = ["MIN_SEARCH_TRIALS", "StudyEstimate", "StudyProgress", "TrialEstimate
 
 MIN_SEARCH_TRIALS = 10  # on top of the baselines: less than this is not a search
 _UPPER_BOUND = "an upper bound: smaller, early-stopped, reused and over-budget candidates take less"
-_BN_BATCH, _EVAL_BATCH = 128, 256  # training/loop.py's recalibrate_batchnorm and evaluate (on the CPU)
 
 
 def format_duration(seconds: float) -> str:
@@ -291,12 +290,15 @@ def _time_steps(model: torch.nn.Module, proxy, num_classes: int, device: torch.d
 
 def _time_evaluation(model: torch.nn.Module, resolution: int, device: torch.device, train_images: int,
                      val_images: int) -> float:
-    """Seconds per epoch of BatchNorm re-estimation and validation, from one timed batch of each."""
+    """Seconds per epoch of BatchNorm re-estimation and validation, from one timed batch of each (as the loop
+    batches them; on a GPU after an untimed pass, which pays for cuDNN's choice of kernels)."""
     bn_images = min(BATCHNORM_IMAGES, train_images)
-    with torch.no_grad():
-        bn = _seconds_per_image(model.train(), min(_BN_BATCH, bn_images), resolution, device) * bn_images
-    with torch.inference_mode():
-        evaluation = _seconds_per_image(model.eval(), max(1, min(_EVAL_BATCH, val_images)), resolution, device) * val_images
+    bn_batch, eval_batch = min(BATCHNORM_BATCH, bn_images), max(1, min(evaluation_batch_size(device), val_images))
+    with runtime.gpu_kernels(device):
+        with torch.no_grad():
+            bn = _seconds_per_image(model.train(), bn_batch, resolution, device) * bn_images
+        with torch.inference_mode():
+            evaluation = _seconds_per_image(model.eval(), eval_batch, resolution, device) * val_images
     model.train()
     return bn + evaluation
 
@@ -305,6 +307,9 @@ def _seconds_per_image(model: torch.nn.Module, count: int, resolution: int, devi
     """One timed forward pass of ``count`` random images, in the mode ``model`` is in, per image."""
     mean, std = torch.full((3,), 0.5, device=device), torch.full((3,), 0.25, device=device)
     batch = normalise(_random_batch(count, resolution), mean, std)
+    if device.type == "cuda":
+        with mixed_precision(device):
+            model(batch)
     _synchronize(device)
     started = time.perf_counter()
     with mixed_precision(device):
@@ -379,18 +384,27 @@ def _fewer_refined(study: StudyEstimate, room: float) -> str:
 
 
 def _subset_that_fits(study: StudyEstimate, budget: float, needed: int) -> int | None:
-    """The most training images (2 significant digits, at least 2 batches) with which ``needed`` trials, the
-    noise runs (trained on the same subset) and the refinement (not) fit ``budget`` seconds."""
-    estimate = study.search
-    if estimate.epochs == 0 or estimate.step_seconds <= 0:
+    """The most training images (2 significant digits, at least 2 batches) with which ``needed`` trials, the noise
+    runs (trained on the same subset) and the refinement (whose epochs shrink with the proxy's images) fit ``budget``."""
+    trial = study.search
+    if trial.epochs == 0 or trial.step_seconds <= 0:
         return None
-    per_run = (budget - study.refine_seconds - needed * estimate.other_seconds) / (needed + study.noise_runs)
-    steps = (per_run / estimate.epochs - estimate.eval_seconds) / estimate.step_seconds
-    images = int(steps) * estimate.batch_size if steps > 0 else 0
-    if images < 2 * estimate.batch_size or images >= estimate.train_images:
+
+    def fits(images: int) -> bool:
+        option = study.with_search(trial.with_proxy(train_images=images))
+        return needed * option.search.trial_seconds + option.extra_seconds <= budget
+
+    batch = trial.batch_size
+    low, high = 2, (trial.train_images - 1) // batch  # in whole batches: the loop drops a last partial one
+    if high < low or not fits(low * batch):
         return None
+    while low < high:  # the most batches that fit: every part's time grows with the images
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(middle * batch) else (low, middle - 1)
+    images = low * batch
     scale = 10 ** max(0, int(math.log10(images)) - 1)
-    return images // scale * scale
+    rounded = images // scale * scale
+    return rounded if rounded >= 2 * batch else None
 
 
 def study_progress(backend, name: str, objectives: tuple[str, ...]) -> StudyProgress:
