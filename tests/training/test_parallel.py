@@ -1,5 +1,9 @@
 """Trainings side by side: the same results as one after another, failures reported, the split chosen per device."""
 
+import multiprocessing
+import os
+from concurrent.futures.process import BrokenProcessPool
+
 import pytest
 
 from ulsam_nas import ArchConfig
@@ -16,6 +20,13 @@ def diverges_on_seed_9(config, data, settings, seed):
     """train_proxy, except that seed 9 diverges (module level: spawned workers import it)."""
     if seed == 9:
         raise TrainingDiverged("loss became nan at step 1")
+    return train_proxy(config, data, settings, seed=seed)
+
+
+def dies_on_seed_7(config, data, settings, seed):
+    """train_proxy, except that seed 7's process dies (killed, out of memory)."""
+    if seed == 7:
+        os._exit(1)
     return train_proxy(config, data, settings, seed=seed)
 
 
@@ -43,3 +54,19 @@ def test_side_by_side_trains_what_one_at_a_time_trains_and_reports_divergence():
     assert together[0, 9] == alone[0, 9] == "loss became nan at step 1"
     for key in [(0, 0), (1, 0), (1, 1)]:  # single-threaded in both: the same arithmetic, the same numbers
         assert together[key].curve == alone[key].curve and 0 <= together[key].accuracy <= 1
+
+
+def test_a_worker_that_dies_fails_the_runs_instead_of_leaving_them_waiting():
+    data = load_dataset("digits", resolution=16)
+    with pytest.raises(BrokenProcessPool):
+        list(train_jobs([(0, CONFIGS[0], 7), (1, CONFIGS[1], 0)], data, SETTINGS, dies_on_seed_7, processes=2))
+    assert multiprocessing.active_children() == []
+
+
+def test_a_caller_that_stops_early_leaves_no_run_training():
+    outcomes = train_jobs([(0, CONFIGS[0], seed) for seed in range(4)], load_dataset("digits", resolution=16),
+                          SETTINGS, train_proxy, processes=2)
+    number, seed, result = next(outcomes)
+    assert number == 0 and 0 <= result.accuracy <= 1
+    outcomes.close()  # as on Ctrl-C: the runs still training are stopped
+    assert multiprocessing.active_children() == []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, Iterable, Iterator
 
 import torch
@@ -63,10 +64,20 @@ def train_jobs(jobs: Iterable[Job], data: ImageData, settings: ProxySettings, tr
         for job in jobs:
             yield train_job(trainer, data, settings, job)
         return
-    context = torch.multiprocessing.get_context("spawn")
-    with context.Pool(min(processes, len(jobs)), initializer=_start_worker,
-                      initargs=(_in_shared_memory(data), settings, trainer)) as pool:
-        yield from pool.imap_unordered(_worker_job, jobs)  # leaving the block (also on Ctrl-C) terminates the pool
+    # An executor, not multiprocessing.Pool: a worker that dies (killed, out of memory) fails the runs left
+    # with BrokenProcessPool instead of leaving the caller waiting for them forever.
+    pool = ProcessPoolExecutor(min(processes, len(jobs)), mp_context=torch.multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(_in_shared_memory(data), settings, trainer))
+    finished = False
+    try:
+        for future in as_completed([pool.submit(_worker_job, job) for job in jobs]):
+            yield future.result()
+        finished = True
+    finally:
+        if not finished:  # Ctrl-C, an error, or the caller stopped: no run is left training
+            for process in list((pool._processes or {}).values()):  # the executor has no terminate()
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def train_job(trainer: Trainer, data: ImageData, settings: ProxySettings, job: Job) -> Outcome:
