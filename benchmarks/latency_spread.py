@@ -31,7 +31,7 @@ def run(repeats: int = 5) -> dict:
         new = [meter.measure(CONFIG) for _ in range(repeats)]
         results[runtime] = {"old_ms": old, "new_ms": [m.ms for m in new], "old_spread": _spread(old),
                             "new_spread": _spread([m.ms for m in new]),
-                            "new_uncertainty_ms": statistics.median(m.uncertainty_ms for m in new),
+                            "new_uncertainty_ms": statistics.median(m.sigma_ms for m in new),
                             "reference_ms": meter.reference_ms}
     return {"config": CONFIG.summary(), "repeats": repeats, "target": 0.05, "runtimes": results}
 

@@ -37,8 +37,8 @@ from ulsam_nas.config import UlsamPlacement
 from ulsam_nas.costs import measure_costs
 from ulsam_nas.data import load_dataset
 from ulsam_nas.ranks import kendall_tau, rank_agreement, spearman_rho
-from ulsam_nas.refine import retrain
-from ulsam_nas.training import ProxyResult, ProxySettings
+from ulsam_nas.training.parallel import train_each
+from ulsam_nas.training import ProxyResult, ProxySettings, train_proxy
 from ulsam_nas.training.full import TrainSettings, train
 
 RESOLUTION = 32  # CIFAR's own size: the reference and every rung train at it
@@ -146,7 +146,7 @@ def run_ladder(data_path: str, reference_epochs: int, seeds: int, device: str, o
 
         if training.resolution not in resolutions:
             resolutions[training.resolution] = load_dataset(dataset, training.resolution, cache_dir=cache_dir)
-        failed = retrain(jobs, resolutions[training.resolution], training, keep, **({"trainer": trainer} if trainer else {}))
+        failed = train_each(jobs, resolutions[training.resolution], training, keep, trainer or train_proxy)
         for line in failed:
             print(f"  diverged: {line}", flush=True)
     return store

@@ -157,14 +157,14 @@ def profile_steps(resolution: int, steps: int = 20, batch_size: int = 64, classe
     """Where a proxy training step's CPU time goes: PyTorch's profiler over ``steps`` steps of the real loop."""
     from torch.profiler import ProfilerActivity, profile
 
-    from ulsam_nas.training.loop import make_optimizer, one_cycle_schedule, train_one_epoch
+    from ulsam_nas.training.loop import make_optimizer, train_one_epoch, warmup_cosine_schedule
 
     torch.manual_seed(0)
     model = build_model(ArchConfig(num_classes=classes)).to(memory_format=torch.channels_last).train()
     images = torch.randint(0, 256, (batch_size * (steps + 2), 3, resolution, resolution), dtype=torch.uint8)
     labels = torch.randint(0, classes, (len(images),))
     optimizer = make_optimizer(model, 0.1, 0.9, 4e-5)
-    schedule = one_cycle_schedule(optimizer, 0.1, steps + 2)
+    schedule = warmup_cosine_schedule(optimizer, 2, steps + 2)
     mean, std = torch.full((3,), 0.5), torch.full((3,), 0.25)
 
     def train(order: torch.Tensor) -> None:

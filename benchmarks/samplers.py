@@ -11,6 +11,7 @@ better). Searches run as parallel processes, one thread each unless told.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -24,14 +25,17 @@ def one_search(sampler: str, seed: int, trials: int, device: str, threads: int, 
     torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     from ulsam_nas.search import SearchSettings, run_search
+    from ulsam_nas.training import ProxySettings
 
-    settings = SearchSettings(budgets=("300M-flops",), sampler=sampler, seed=seed, trials=trials,
-                              storage=f"sqlite:///{folder}/{sampler}-{seed}.db").with_overrides(proxy_device=device)
+    settings = SearchSettings(budgets=("300M-flops",), sampler=sampler, seed=seed, trials=trials, refine=0,
+                              storage=f"sqlite:///{folder}/{sampler}-{seed}.db",
+                              proxy=dataclasses.replace(ProxySettings(), device=device))
     started = time.perf_counter()
     outcome = run_search(settings)
     frame = outcome.frame()
-    return {"sampler": sampler, "seed": seed, "hypervolume": outcome.hypervolume(), "front": len(outcome.front()),
-            "best_accuracy": float(outcome.front()["accuracy"].max()), "seconds": time.perf_counter() - started,
+    front = outcome.results().front()
+    return {"sampler": sampler, "seed": seed, "hypervolume": outcome.hypervolume(), "front": len(front),
+            "best_accuracy": max(point.trial.accuracy for point in front), "seconds": time.perf_counter() - started,
             "trained": int((frame["status"] == "trained").sum()), "infeasible": int((frame["status"] == "infeasible").sum()),
             "reused": int((frame["status"] == "reused").sum()), "stopped": int((frame["status"] == "stopped_early").sum())}
 

@@ -2,6 +2,7 @@ import pytest
 
 from ulsam_nas.budgets import Budget, parse_budget
 from ulsam_nas.costs import CostReport
+from ulsam_nas.latency import Latency
 
 
 @pytest.mark.parametrize("text,metric,limit", [
@@ -28,7 +29,7 @@ def test_error_says_what_would_be_valid():
 
 
 def test_violation_is_relative_excess():
-    report = CostReport(flops=330_000_000, params=2_000_000, resolution=224, latency_ms=9.0)
+    report = CostReport(flops=330_000_000, params=2_000_000, resolution=224, latency=measured(9.0, 0.0))
     assert parse_budget("300M-flops").violation(report) == pytest.approx(0.1)
     assert parse_budget("4M-params").violation(report) == pytest.approx(-0.5)
     assert parse_budget("10ms-latency").violation(report) == pytest.approx(-0.1)
@@ -43,3 +44,17 @@ def test_latency_budget_needs_a_measured_latency():
 def test_round_trips_through_text():
     for text in ("300M-flops", "2.5M-params", "15ms-latency"):
         assert str(parse_budget(text)) == text
+
+
+def measured(ms: float, sigma: float) -> Latency:
+    return Latency(ms, sigma, "onnxruntime", 1, "cpu", "interleaved")
+
+
+def test_a_latency_budget_allows_for_the_measurement_noise():
+    budget = parse_budget("10ms-latency")
+    noisy = CostReport(flops=1, params=1, resolution=224, latency=measured(10.3, 0.2))
+    assert budget.violation(noisy) <= 0  # 10.3 - 2 x 0.2 < 10: within noise of the limit
+    clearly = CostReport(flops=1, params=1, resolution=224, latency=measured(10.6, 0.2))
+    assert budget.violation(clearly) > 0 and "± 0.20ms" in budget.describe_excess(clearly)
+    exact = CostReport(flops=1, params=1, resolution=224, latency=measured(10.3, 0.0))
+    assert budget.violation(exact) == pytest.approx(0.03)  # no uncertainty recorded: the plain rule

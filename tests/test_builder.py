@@ -7,7 +7,7 @@ import torch
 import torchvision
 
 from ulsam_nas import ArchConfig, ULSAM, build_model
-from ulsam_nas.builder import DepthwiseConv2d
+from ulsam_nas.builder import DepthwiseConv2d, fold_batchnorm
 from ulsam_nas.costs import count_params
 
 # Recorded parameter counts: a regression guard against silent changes.
@@ -136,3 +136,16 @@ def test_the_products_are_used_only_in_training_with_gradients_and_every_depthwi
         assert calls == [1, 1]
     finally:
         torch.nn.Conv2d.forward = original
+
+
+def test_folding_batchnorm_keeps_outputs():
+    model = build_model(ArchConfig(num_classes=10, ulsam=[{"after": 12, "subspaces": 4}]))
+    model.train()
+    model(torch.randn(8, 3, 64, 64))  # non-trivial running statistics
+    model.eval()
+    folded = fold_batchnorm(model)
+    remaining = sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert remaining == 2  # only ULSAM's own BatchNorms stay
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-4)

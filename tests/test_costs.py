@@ -1,10 +1,13 @@
 """Costs: the papers' MAC convention, parameters and measured latency."""
 
+import warnings
+
 import pytest
 import torch
+from fvcore.nn import FlopCountAnalysis, jit_handles
 
 from ulsam_nas import ArchConfig, ULSAM, build_model, measure_costs
-from ulsam_nas.costs import count_flops, fold_batchnorm
+from ulsam_nas.costs import count_flops
 from ulsam_nas.latency import LatencySettings
 
 # Multiply-accumulates at 224x224, conv + fully connected, BatchNorm not counted.
@@ -46,25 +49,12 @@ def test_flops_scale_with_resolution_and_counting_leaves_train_mode_alone():
     assert 3.5 < large / small < 4.1
 
 
-def test_folding_batchnorm_keeps_outputs():
-    model = build_model(ArchConfig(num_classes=10, ulsam=[{"after": 12, "subspaces": 4}]))
-    model.train()
-    model(torch.randn(8, 3, 64, 64))  # non-trivial running statistics
-    model.eval()
-    folded = fold_batchnorm(model)
-    remaining = sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
-    assert remaining == 2  # only ULSAM's own BatchNorms stay
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-4)
-
-
 def test_latency_is_measured_with_its_spread_and_thread_count():
     report = measure_costs(ArchConfig(width=0.35, num_classes=10), resolution=64,
                            latency=LatencySettings(threads=1, seconds=0.2))
-    assert report.latency_ms > 0 and report.latency_iqr_ms >= 0
-    assert report.latency_threads == 1 and report.latency_device == "cpu" and report.batchnorm_folded
-    assert {"flops", "params", "latency_ms"} <= set(report.to_dict())
+    assert report.latency_ms == report.latency.ms > 0 and report.latency.iqr_ms >= 0
+    assert report.latency.threads == 1 and report.latency.device == "cpu"
+    assert {"flops", "params", "latency_ms", "latency_sigma_ms", "batchnorm_folded"} <= set(report.to_dict())
     assert torch.get_num_threads() >= 1
 
 
@@ -79,3 +69,22 @@ def test_cuda_asked_without_cuda_is_a_clear_error():
 def test_rejects_bad_resolutions(resolution):
     with pytest.raises(ValueError, match="resolution"):
         measure_costs(ArchConfig(), resolution=resolution)
+
+
+@pytest.mark.parametrize("config", [
+    ArchConfig(num_classes=10),
+    ArchConfig(backbone="mobilenet_v1", width=0.5, ulsam=[{"after": 9, "subspaces": 4}]),
+    ArchConfig(width=0.75, drop=[13, 16], ulsam=[{"after": 16, "subspaces": 4}, {"after": 6, "subspaces": 8}]),
+], ids=lambda config: config.summary())
+def test_hook_counts_equal_fvcores_trace_of_the_same_network(config):
+    """The counter's reference: fvcore traces the network and counts the same ops (convolutions, linear layers)."""
+    model = build_model(config).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        analysis = FlopCountAnalysis(model, torch.zeros(1, 3, 96, 96))
+        analysis.clear_op_handles().set_op_handle(**{
+            "aten::_convolution": jit_handles.conv_flop_jit, "aten::addmm": jit_handles.addmm_flop_jit,
+            "aten::linear": jit_handles.linear_flop_jit})
+        analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+        traced = int(analysis.total())
+    assert count_flops(model, 96) == traced

@@ -3,11 +3,12 @@
 import pytest
 
 from ulsam_nas.costs import CostReport
+from ulsam_nas.latency import Latency
 from ulsam_nas.metrics import COST_METRICS, METRICS, get_metric
 
 
 def test_every_cost_metric_is_a_cost_report_field_and_minimised():
-    report = CostReport(flops=1, params=2, resolution=224, latency_ms=3.0)
+    report = CostReport(flops=1, params=2, resolution=224, latency=Latency(3.0, 0.1, "onnxruntime", 1, "cpu", "direct"))
     for name in COST_METRICS:
         metric = METRICS[name]
         assert not metric.maximise and metric.direction == "minimize"

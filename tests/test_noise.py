@@ -1,19 +1,17 @@
-"""How sure an accuracy is: the noise statistics and the wording of differences, on hand-made numbers."""
+"""How sure an accuracy is: the noise statistics and when a difference counts, on hand-made numbers."""
 
 import math
 
 import pytest
 
-from ulsam_nas.noise import NoiseEstimate, difference_margin, format_accuracy, pooled_std, uncertainty, word_difference
+from ulsam_nas.noise import NoiseEstimate, difference_margin, is_on_par, pooled_std, uncertainty
 
 
-def test_a_gain_within_the_noise_is_on_par_never_a_number_of_points():
+def test_a_difference_counts_only_beyond_the_margin():
     # sigma 1.0 point each: the difference has 1.41 points of uncertainty and must exceed 2.83 points
-    assert word_difference(0.014, 0.01, 0.01) == "on par (within noise)"
-    assert word_difference(-0.02, 0.01, 0.01) == "on par (within noise)"
-    assert word_difference(0.031, 0.01, 0.01) == "+3.1 ± 1.4 points"
-    assert word_difference(-0.05, 0.01, 0.01) == "-5.0 ± 1.4 points"
-    assert word_difference(0.014, math.nan, math.nan) == "+1.4 points"  # uncertainty unknown: the bare difference
+    assert is_on_par(0.014, 0.01, 0.01) and is_on_par(-0.02, 0.01, 0.01)
+    assert not is_on_par(0.031, 0.01, 0.01) and not is_on_par(-0.05, 0.01, 0.01)
+    assert not is_on_par(0.0, math.nan, math.nan)  # nothing known: never called on par
 
 
 def test_the_margin_is_two_sqrt_two_sigma_for_equal_uncertainties():
@@ -29,15 +27,14 @@ def test_noise_estimate_combines_the_seed_spread_and_the_binomial_error():
     assert noise.sigma == pytest.approx(math.hypot(noise.seed_std, noise.binomial_se))
     assert noise.margin == pytest.approx(2 * math.sqrt(2) * noise.sigma)
     assert NoiseEstimate.from_dict(noise.to_dict()) == noise
-    assert "seed std 8.3 points" in noise.describe() and "on par" in noise.describe()
 
 
 def test_without_seeds_only_the_binomial_error_and_it_says_so():
     noise = NoiseEstimate(validation_images=400, reason="--noise-seeds 1: fewer than 2 seeds")
     assert not noise.measured and noise.seed_std is None
     assert noise.sigma_of(0.5) == pytest.approx(0.025)
-    assert "not measured (--noise-seeds 1" in noise.describe()
-    assert "made before" in NoiseEstimate.from_dict(None, 359).describe()
+    assert NoiseEstimate.from_dict(None, 359) == NoiseEstimate.unmeasured(359) and "made before" in \
+        NoiseEstimate.unmeasured(359).reason
 
 
 def test_uncertainty_of_a_mean_of_seeds_and_pooled_spread():
@@ -46,8 +43,3 @@ def test_uncertainty_of_a_mean_of_seeds_and_pooled_spread():
     assert math.isnan(uncertainty(0.5, None, None))
     assert pooled_std([[0.5, 0.7], [0.1, 0.1], [0.3]]) == pytest.approx(math.sqrt(0.02 / 2))
     assert pooled_std([[0.5]]) is None
-
-
-def test_accuracy_is_shown_with_its_uncertainty():
-    assert format_accuracy(0.932, 0.0123) == "93.2% ± 1.2"
-    assert format_accuracy(0.932, math.nan) == "93.2%"

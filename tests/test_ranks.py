@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ulsam_nas.ranks import RankAgreement, beats, bootstrap_interval, kendall_tau, rank_agreement
+from ulsam_nas.ranks import RankAgreement, bootstrap_interval, kendall_tau, rank_agreement
 
 
 def test_kendall_tau_matches_scipy_with_ties():
@@ -28,5 +28,5 @@ def test_bootstrap_interval_contains_the_point_estimate():
 
 def test_the_proxy_must_beat_flops_in_either_direction():
     proxy = RankAgreement("proxy accuracy", 0.3, -0.2, 0.7, 8)
-    assert beats(proxy, RankAgreement("FLOPs alone", 0.1, -0.4, 0.6, 8))
-    assert not beats(proxy, RankAgreement("FLOPs alone", -0.5, -0.8, 0.1, 8))
+    assert proxy.beats(RankAgreement("FLOPs alone", 0.1, -0.4, 0.6, 8))
+    assert not proxy.beats(RankAgreement("FLOPs alone", -0.5, -0.8, 0.1, 8))

@@ -11,9 +11,12 @@ from ulsam_nas.budgets import parse_budget
 from ulsam_nas.calibrate import calibrate
 from ulsam_nas.cli import app
 from ulsam_nas.export import export_trial, select_trial
-from ulsam_nas.plots import front_plot_info, hypervolume_histories, plot_fronts
-from ulsam_nas.training import ProxySettings
+from ulsam_nas.present.plots import front_plot_info, hypervolume_histories, plot_fronts
+from ulsam_nas.ranks import kendall_tau, spearman_rho
+from ulsam_nas.record import StudyMeta
+from ulsam_nas.report import study_results
 from ulsam_nas.search import SearchSettings, run_search
+from ulsam_nas.training import ProxySettings
 
 from .conftest import TINY_SPACE
 
@@ -33,7 +36,7 @@ def finished(tmp_path_factory):
 
 def test_plot_info_separates_front_infeasible_and_budget(finished):
     outcome, _ = finished
-    info = front_plot_info(outcome.study, "flops", "accuracy")
+    info = front_plot_info(outcome.results(), "flops", "accuracy")
     frame = outcome.frame()
     assert info.budget == pytest.approx(10.0)  # M FLOPs
     assert len(info.untrained) == (frame["status"] == "infeasible").sum() > 0
@@ -44,9 +47,9 @@ def test_plot_info_separates_front_infeasible_and_budget(finished):
 
 def test_plots_are_written(finished, tmp_path):
     outcome, _ = finished
-    path = plot_fronts([front_plot_info(outcome.study)], tmp_path / "front.svg", 64)
+    path = plot_fronts([front_plot_info(outcome.results())], tmp_path / "front.svg", 64)
     assert path.exists() and path.read_text().startswith("<?xml")
-    history = hypervolume_histories([outcome.study])["r"]
+    history = hypervolume_histories([outcome.results()])["r"]
     assert len(history) == len(outcome.study.trials) and history["hypervolume"].is_monotonic_increasing
 
 
@@ -60,8 +63,7 @@ def test_export_best_under_a_budget_round_trips(finished, tmp_path):
     build_model(config)
     provenance = __import__("yaml").safe_load(path.read_text())["provenance"]
     assert provenance["trial"] == chosen.number and provenance["study"] == "r" and "torch" in provenance["versions"]
-    front = outcome.front()
-    assert chosen.accuracy == front["accuracy"].max()
+    assert chosen.accuracy == max(point.trial.accuracy for point in outcome.results().front())
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -81,14 +83,15 @@ def test_cli_pareto_show_export(finished, tmp_path):
                                  "--json", str(tmp_path / "f.json"), "--hypervolume", str(tmp_path / "hv.png")])
     assert result.exit_code == 0, result.output
     rows = json.loads((tmp_path / "f.json").read_text())
-    assert len(rows) == len(outcome.front()) and {"trial", "accuracy", "flops", "dropped", "ulsam", "width"} <= set(rows[0])
+    front = outcome.results().front()
+    assert len(rows) == len(front) and {"trial", "accuracy", "flops", "dropped", "ulsam", "width"} <= set(rows[0])
     assert (tmp_path / "f.png").stat().st_size > 10_000 and (tmp_path / "hv.png").exists()
     shown = runner.invoke(app, ["show", *storage])
     assert shown.exit_code == 0, shown.output
     # The output gained a noise line, ± on every accuracy and a legend for points kept within noise (issue 10).
     lines = shown.output.splitlines()
     assert "study 'r'" in lines[0] and lines[1].startswith("noise: ") and " ± " in shown.output
-    assert len([line for line in lines[2:] if not line.startswith("~:")]) == 2 + len(outcome.front())
+    assert len([line for line in lines[2:] if not line.startswith("~:")]) == 2 + len(front)
     assert {"accuracy_sigma", "proxy_accuracy", "strict_front"} <= set(rows[0])
     exported = runner.invoke(app, ["export", *storage, "--best", "--out", str(tmp_path / "w.yaml")])
     assert exported.exit_code == 0 and (tmp_path / "w.yaml").exists()
@@ -104,8 +107,11 @@ def test_calibrate_reports_rank_correlations(finished):
     outcome, _ = finished
     report = calibrate(outcome.study, count=3, epochs=1, threads=1)  # on all the training images, as refinement
     assert len(report.trials) == 3 and report.long_epochs == 1 and report.proxy_epochs == 2
-    assert -1 <= report.kendall_proxy <= 1 and -1 <= report.spearman_flops <= 1
-    assert outcome.study.user_attrs["calibration"]["trials"] == report.trials
+    by_number = {t.number: t for t in outcome.results().trials}
+    assert list(report.proxy_accuracy) == [by_number[n].proxy_accuracy for n in report.trials]  # the stored proxy
+    assert report.agreement[0].tau == kendall_tau(report.proxy_accuracy, report.long_accuracy)
+    assert report.spearman_flops == spearman_rho(report.flops, report.long_accuracy)
+    assert StudyMeta.from_study(outcome.study).calibration == report
 
 
 def test_refine_command_on_a_copy_resumes_and_export_uses_the_refined_front(finished, tmp_path):
@@ -115,12 +121,12 @@ def test_refine_command_on_a_copy_resumes_and_export_uses_the_refined_front(fini
     outcome, folder = finished
     shutil.copy(folder / "r.db", tmp_path / "copy.db")  # the shared study stays unrefined
     storage = f"sqlite:///{tmp_path}/copy.db"
-    settings = RefineSettings(factor=1, train_subset=128)
-    report = refine_study(open_study(storage, "r"), 3, settings, threads=1)
+    settings = RefineSettings(count=3, factor=1, train_subset=128)
+    report = refine_study(open_study(storage, "r"), settings, threads=1)
     assert report.trained_runs == 2 * len(report.points) and 1 <= len(report.points) <= 3
-    again = refine_study(open_study(storage, "r"), 3, settings, threads=1)
+    again = refine_study(open_study(storage, "r"), settings, threads=1)
     assert again.trained_runs == 0 and again.stored_runs == report.trained_runs
-    info = front_plot_info(open_study(storage, "r"))
+    info = front_plot_info(study_results(open_study(storage, "r")))
     assert info.refined and info.front["yerr"].gt(0).all() and info.front["proxy_y"].notna().all()  # error bars
     runner = CliRunner()
     shown = runner.invoke(app, ["show", "--storage", storage])

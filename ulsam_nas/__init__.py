@@ -8,13 +8,17 @@ latency.
 The public API::
 
     from ulsam_nas import ArchConfig, ULSAM, build_model, measure_costs
+
+Names that need PyTorch are imported on first use, so that the command line
+answers ``--help`` without loading it.
 """
 
 from .backbones import BlockSpec, backbone_blocks
-from .builder import build_model
 from .config import ArchConfig, UlsamPlacement
-from .costs import CostReport, measure_costs
-from .ulsam import ULSAM
+from .lazy import lazy_exports
+
+_LAZY = {"build_model": ".builder", "CostReport": ".costs", "measure_costs": ".costs", "ULSAM": ".ulsam"}
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
     "ArchConfig",

@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["BlockSpec", "BACKBONES", "backbone_blocks", "classifier_channels", "describe_blocks", "feature_sizes",
+__all__ = ["DEFAULT_RESOLUTION", "BlockSpec", "BACKBONES", "backbone_blocks", "classifier_channels", "describe_blocks", "feature_sizes",
            "make_divisible", "valid_subspaces"]
+
+DEFAULT_RESOLUTION = 224  # the deployment input size costs are counted at, unless a user says otherwise
 
 STEM = "conv3x3"
 DEPTHWISE_SEPARABLE = "depthwise_separable"

@@ -5,7 +5,7 @@ infeasible through Optuna's trial constraints (``Trial.set_constraint``).
 
 Latency is measured, so it is uncertain: a candidate is over a latency budget
 only when its latency exceeds the limit by more than twice the measurement's
-standard error (``CostReport.latency_uncertainty_ms``). A config is then not
+standard error (``CostReport.latency.sigma_ms``). A config is then not
 feasible in one trial and infeasible in the next because of timing noise.
 """
 
@@ -14,10 +14,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .costs import CostReport
 from .metrics import COST_METRICS, METRICS
-from .text import format_count
+from .present.formats import format_count
+
+if TYPE_CHECKING:  # annotations only: budgets are read without loading PyTorch
+    from .costs import CostReport
 
 __all__ = ["Budget", "parse_budget"]
 
@@ -50,9 +53,9 @@ class Budget:
 
     def allowance(self, costs: CostReport) -> float:
         """How far over the limit a value may be and still count as within it: the measurement's noise."""
-        if self.metric != "latency" or not costs.latency_uncertainty_ms:
+        if self.metric != "latency" or costs.latency is None or not costs.latency.sigma_ms:
             return 0.0
-        return LATENCY_ALLOWANCE_ERRORS * costs.latency_uncertainty_ms
+        return LATENCY_ALLOWANCE_ERRORS * costs.latency.sigma_ms
 
     def violation(self, costs: CostReport) -> float:
         """Relative excess over the limit beyond the allowance: <= 0 means within budget (Optuna's convention)."""
@@ -60,7 +63,7 @@ class Budget:
 
     def describe_excess(self, costs: CostReport) -> str:
         allowance = self.allowance(costs)
-        noise = f" ± {costs.latency_uncertainty_ms:.2f}ms, over by more than 2 standard errors" if allowance else ""
+        noise = f" ± {costs.latency.sigma_ms:.2f}ms, over by more than 2 standard errors" if allowance else ""
         return f"{self.metric} {self._format(self.value(costs))}{noise} > {self} budget"
 
     def _format(self, value: float) -> str:

@@ -8,20 +8,21 @@ keys stay stable across configs: ``features.<block>.block...`` and
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 
 import torch
 from torch import nn
-from torchvision.ops import Conv2dNormActivation
-from torchvision.models.mobilenetv2 import InvertedResidual
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from . import backbones
 from .backbones import BlockSpec
 from .config import ArchConfig
 from .ulsam import ULSAM
 
-__all__ = ["AttentiveBlock", "DepthwiseConv2d", "UlsamMobileNet", "build_block", "build_head", "build_model"]
+__all__ = ["AttentiveBlock", "DepthwiseConv2d", "InvertedResidual", "UlsamMobileNet", "build_block", "build_head",
+           "build_model", "conv_norm_activation", "fold_batchnorm", "zero_init_residuals"]
 
 CLASSIFIER_DROPOUT = 0.2
 
@@ -109,18 +110,51 @@ class UlsamMobileNet(nn.Module):
         return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
 
 
+def conv_norm_activation(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, groups: int = 1,
+                         activation: type[nn.Module] | None = nn.ReLU6) -> nn.Sequential:
+    """Convolution (no bias, "same" padding), BatchNorm and an in-place activation: torchvision's
+    ``Conv2dNormActivation`` with the same state-dict keys (``0``, ``1``), without importing torchvision."""
+    layers = [nn.Conv2d(in_channels, out_channels, kernel_size, stride, (kernel_size - 1) // 2, groups=groups, bias=False),
+              nn.BatchNorm2d(out_channels)]
+    if activation is not None:
+        layers.append(activation(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class InvertedResidual(nn.Module):
+    """MobileNet-V2's block (Sandler et al., 2018): 1x1 expansion, 3x3 depthwise, linear 1x1 projection, and the
+    identity added where the shape allows. Layers and state-dict keys (``conv.<i>``) are torchvision's."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, expand_ratio: int) -> None:
+        super().__init__()
+        hidden = int(round(in_channels * expand_ratio))
+        self.use_res_connect = stride == 1 and in_channels == out_channels
+        layers = [conv_norm_activation(in_channels, hidden, 1)] if expand_ratio != 1 else []
+        layers += [conv_norm_activation(hidden, hidden, 3, stride, groups=hidden),
+                   nn.Conv2d(hidden, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels)]
+        self.conv = nn.Sequential(*layers)
+
+    @property
+    def last_norm(self) -> nn.BatchNorm2d:
+        """The BatchNorm that ends the residual branch."""
+        return self.conv[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+
 def _make_block(spec: BlockSpec, activation: type[nn.Module]) -> nn.Module:
     if spec.kind == backbones.STEM:
-        return Conv2dNormActivation(spec.in_channels, spec.out_channels, 3, spec.stride, activation_layer=activation)
+        return conv_norm_activation(spec.in_channels, spec.out_channels, 3, spec.stride, activation=activation)
     if spec.kind == backbones.POINTWISE:
-        return Conv2dNormActivation(spec.in_channels, spec.out_channels, 1, activation_layer=activation)
+        return conv_norm_activation(spec.in_channels, spec.out_channels, 1, activation=activation)
     if spec.kind == backbones.INVERTED_RESIDUAL:
         return InvertedResidual(spec.in_channels, spec.out_channels, spec.stride, spec.expand_ratio)
     if spec.kind == backbones.DEPTHWISE_SEPARABLE:
         return nn.Sequential(
-            Conv2dNormActivation(spec.in_channels, spec.in_channels, 3, spec.stride, groups=spec.in_channels,
-                                 activation_layer=activation),
-            Conv2dNormActivation(spec.in_channels, spec.out_channels, 1, activation_layer=activation),
+            conv_norm_activation(spec.in_channels, spec.in_channels, 3, spec.stride, groups=spec.in_channels,
+                                 activation=activation),
+            conv_norm_activation(spec.in_channels, spec.out_channels, 1, activation=activation),
         )
     raise ValueError(f"unknown block kind {spec.kind!r}")
 
@@ -154,6 +188,29 @@ def build_head(backbone: str, width: float, num_classes: int) -> nn.Module:
     in_features = backbones.classifier_channels(backbone, width)
     return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Dropout(CLASSIFIER_DROPOUT),
                          nn.Linear(in_features, num_classes))
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` in eval mode with each Conv2d -> BatchNorm2d pair fused, as deployed models ship."""
+    folded = copy.deepcopy(model).eval()
+    for module in folded.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        for index in range(len(module) - 1):
+            conv, norm = module[index], module[index + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+                module[index] = fuse_conv_bn_eval(conv, norm)
+                module[index + 1] = nn.Identity()
+    return folded
+
+
+def zero_init_residuals(model: nn.Module) -> None:
+    """Start every residual branch at zero (its last BatchNorm's scale), so that each residual block begins as the
+    identity: deep networks then train like shallow ones at first (Goyal et al., 2017; BigNAS). Blocks without an
+    identity path keep their initialisation: zeroing them would cut the signal."""
+    for module in model.modules():
+        if isinstance(module, InvertedResidual) and module.use_res_connect:
+            nn.init.zeros_(module.last_norm.weight)
 
 
 def build_model(config: ArchConfig) -> UlsamMobileNet:

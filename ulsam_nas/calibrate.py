@@ -1,67 +1,42 @@
 """Proxy fidelity: does the short proxy rank architectures like longer training does?
 
-Retrains a spread of a study's trials (front and off-front) for longer and
-reports the rank correlation (Kendall tau with a bootstrap 95% interval,
-Spearman rho) between the proxy accuracy and the longer training's accuracy,
-next to that of FLOPs and params alone. A proxy that ranks no better than
-FLOPs is not worth its training time. The retraining and the rank statistics
-are refinement's (``refine.retrain``, ``ranks.py``), and so is the longer
-training (``RefineSettings.training``: all the data, 3x the proxy's images);
-calibration differs in what it picks (a spread, not the front) and in storing
-nothing per run.
+Retrains a spread of a study's trials (front and off-front) for longer and reports the rank correlation
+(Kendall tau with a bootstrap 95% interval, Spearman rho) between the proxy accuracy and the longer
+training's accuracy, next to that of FLOPs and params alone. A proxy that ranks no better than FLOPs is
+not worth its training time. The retraining and the longer training are refinement's
+(``training.parallel.train_each``; ``RefineSettings.training``: all the data, 3x the proxy's images);
+calibration differs in what it picks (a spread, not the front) and in storing nothing per run.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import optuna
 
-from .config import ArchConfig
 from .data import load_dataset
-from .ranks import RankAgreement, beats, rank_agreement, spearman_rho
+from .ranks import rank_agreement, spearman_rho
 from .record import Status, StudyMeta
-from .refine import RefineSettings, retrain
-from .report import pareto_front, trials_frame
-from .training import ProxySettings, train_proxy
-from .training.parallel import side_by_side
+from .study_records import Calibration
+from .report import StudyResults, pareto_front, study_results
+from .training import RefineSettings, train_proxy
+from .training.parallel import side_by_side, train_each
 
-__all__ = ["CalibrationReport", "calibrate", "pick_spread"]
-
-
-@dataclass(frozen=True)
-class CalibrationReport:
-    study: str
-    trials: list[int]
-    proxy_accuracy: list[float]
-    long_accuracy: list[float]
-    flops: list[float]
-    proxy_epochs: int
-    long_epochs: int
-    kendall_proxy: float
-    spearman_proxy: float
-    kendall_flops: float
-    spearman_flops: float
-    agreement: tuple[RankAgreement, ...] = ()  # proxy, FLOPs alone, params alone: tau with its 95% interval
-
-    @property
-    def proxy_beats_flops(self) -> bool:
-        """FLOPs may predict in either direction; the proxy must agree with the longer run, and more strongly."""
-        return beats(self.agreement[0], self.agreement[1]) if self.agreement else self.kendall_proxy > abs(self.kendall_flops)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self) | {"proxy_beats_flops": self.proxy_beats_flops}
+__all__ = ["calibrate", "pick_spread"]
 
 
-def pick_spread(frame, objectives, count: int) -> list[int]:
-    """Up to ``count`` trained trials: half from the front, the rest evenly across the others' accuracy ranks."""
-    trained = frame[frame["status"] == Status.TRAINED.value].dropna(subset=["accuracy"]).sort_values("accuracy")
+def pick_spread(results: StudyResults, count: int) -> list[int]:
+    """Up to ``count`` trained trials: half from the strict front, the rest evenly across the others' accuracy ranks."""
+    trained = sorted((t for t in results.trials if t.record.status == Status.TRAINED and not np.isnan(t.proxy_accuracy)),
+                     key=lambda t: (t.proxy_accuracy, t.number))
     if len(trained) < 3:
         raise ValueError(f"calibrate: needs at least 3 trained trials, the study has {len(trained)}")
-    front = [t for t in pareto_front(frame, objectives, strict=True)["trial"] if t in set(trained["trial"])][: max(1, count // 2)]
-    others = [t for t in trained["trial"] if t not in front]
+    numbers = [t.number for t in trained]
+    front = [p.trial.number for p in pareto_front(results.trials, results.objectives, strict=True)
+             if p.trial.number in numbers][: max(1, count // 2)]
+    others = [number for number in numbers if number not in front]
     wanted = count - len(front)
     if wanted > 0 and others:
         step = max(1, len(others) / wanted)
@@ -71,7 +46,7 @@ def pick_spread(frame, objectives, count: int) -> list[int]:
 
 def calibrate(study: optuna.Study, count: int = 6, epochs: int | None = None, threads: int | None = None,
               on_trial: Callable[[int, float, float], None] | None = None,
-              trainer: Callable = train_proxy, processes: int | None = 1) -> CalibrationReport:
+              trainer: Callable = train_proxy, processes: int | None = 1) -> Calibration:
     """Retrain ``count`` of the study's trials longer and correlate: on all the training data, for ``epochs``
     (default: refinement's, 3x the proxy's training images as whole epochs).
 
@@ -80,35 +55,32 @@ def calibrate(study: optuna.Study, count: int = 6, epochs: int | None = None, th
     meta = StudyMeta.from_study(study)
     if not meta.written:
         raise ValueError(f"calibrate: study {study.study_name!r} was not written by ulsam-nas search")
-    settings = meta.settings
-    proxy = ProxySettings(**settings["proxy"], threads=threads)
-    frame = trials_frame(study)
-    chosen = pick_spread(frame, meta.objectives, count)
-    data = load_dataset(settings["dataset"], proxy.resolution, seed=0)  # all the training images, as refinement
+    definition = meta.definition
+    proxy = dataclasses.replace(definition.proxy, threads=threads)
+    results = study_results(study)
+    chosen = pick_spread(results, count)
+    by_number = {t.number: t for t in results.trials}
+    data = load_dataset(definition.dataset, proxy.resolution, seed=0)  # all the training images, as refinement
     long = RefineSettings().training(proxy, len(data.train_labels))
-    long_epochs = epochs or long.epochs
-    long = dataclasses.replace(long, epochs=long_epochs)
-    rows = frame.set_index("trial").loc[chosen]
-    results: dict[int, float] = {}
+    long = dataclasses.replace(long, epochs=epochs or long.epochs)
+    accuracy: dict[int, float] = {}
 
     def keep(number: int, seed: int, result) -> None:
-        results[number] = result.accuracy
+        accuracy[number] = result.accuracy
         if on_trial is not None:
-            on_trial(number, float(rows.loc[number, "accuracy"]), result.accuracy)
+            on_trial(number, by_number[number].proxy_accuracy, result.accuracy)
 
-    seed = settings.get("seed", 0)
-    jobs = [(number, ArchConfig.from_json(rows.loc[number, "config"]), seed) for number in chosen]
+    jobs = [(number, by_number[number].record.arch_config(), definition.seed) for number in chosen]
     processes, threads_each = side_by_side(long.device, threads, len(jobs), processes)
-    retrain(jobs, data, dataclasses.replace(long, threads=threads_each), keep, trainer, processes)
-    chosen = [number for number in chosen if number in results]  # a diverged run has nothing to compare
-    rows = rows.loc[chosen]
-    long_accuracy = [results[number] for number in chosen]
-    proxy_accuracy = rows["accuracy"].astype(float).tolist()
-    flops = rows["flops"].astype(float).tolist()
+    train_each(jobs, data, dataclasses.replace(long, threads=threads_each), keep, trainer, processes)
+    chosen = [number for number in chosen if number in accuracy]  # a diverged run has nothing to compare
+    long_accuracy = [accuracy[number] for number in chosen]
+    proxy_accuracy = [by_number[number].proxy_accuracy for number in chosen]
+    flops = [by_number[number].value("flops") for number in chosen]
     agreement = tuple(rank_agreement(long_accuracy, {"proxy accuracy": proxy_accuracy, "FLOPs alone": flops,
-                                                     "params alone": rows["params"].astype(float).tolist()}))
-    report = CalibrationReport(study.study_name, chosen, proxy_accuracy, long_accuracy, flops, proxy.epochs, long_epochs,
-                               agreement[0].tau, spearman_rho(proxy_accuracy, long_accuracy),
-                               agreement[1].tau, spearman_rho(flops, long_accuracy), agreement)
-    StudyMeta.write_calibration(study, report.to_dict())
+                                                     "params alone": [by_number[n].value("params") for n in chosen]}))
+    report = Calibration(study.study_name, tuple(chosen), tuple(proxy_accuracy), tuple(long_accuracy), tuple(flops),
+                         proxy.epochs, long.epochs, spearman_rho(proxy_accuracy, long_accuracy),
+                         spearman_rho(flops, long_accuracy), agreement)
+    StudyMeta.write_calibration(study, report)
     return report

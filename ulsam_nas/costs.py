@@ -2,46 +2,26 @@
 
 FLOPs follow the MobileNet and ULSAM papers: multiply-accumulates (MACs) of
 convolutions and fully connected layers, BatchNorm, pooling and activations not
-counted. They are counted by tracing the network with fvcore, ULSAM's own
-convolutions included. Latency comes from ``ulsam_nas.latency``: measured on
+counted, ULSAM's own convolutions included (``count_flops``). Latency comes from ``ulsam_nas.latency``: measured on
 a runtime (ONNX Runtime by default) against a reference network, or predicted
 from a latency table made on the target device.
 """
 
 from __future__ import annotations
 
-import copy
-import warnings
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
+from .backbones import DEFAULT_RESOLUTION
 from .builder import build_model
 from .config import ArchConfig
+from .latency.meter import LatencyMeter
+from .latency.settings import Latency, LatencySettings
+from .ulsam import ULSAM
 
-__all__ = ["CostReport", "count_flops", "count_params", "fold_batchnorm", "measure_costs"]
-
-DEFAULT_RESOLUTION = 224
-
-
-
-def _counted_ops() -> dict:
-    """The ops the papers count (convolutions and matrix products), with fvcore's MAC handlers.
-
-    fvcore's defaults also count BatchNorm and pooling, which the MAC convention does not.
-    """
-    from fvcore.nn import jit_handles
-
-    return {
-        "aten::_convolution": jit_handles.conv_flop_jit,
-        "aten::addmm": jit_handles.addmm_flop_jit,
-        "aten::linear": jit_handles.linear_flop_jit,
-        "aten::matmul": jit_handles.matmul_flop_jit,
-        "aten::mm": jit_handles.matmul_flop_jit,
-        "aten::bmm": jit_handles.bmm_flop_jit,
-        "aten::einsum": jit_handles.einsum_flop_jit,
-    }
+__all__ = ["DEFAULT_RESOLUTION", "CostReport", "count_flops", "count_params", "measure_costs"]
 
 
 @dataclass(frozen=True)
@@ -51,55 +31,55 @@ class CostReport:
     flops: int  # multiply-accumulates, papers' convention
     params: int  # trainable parameters
     resolution: int
-    latency_ms: float | None = None  # batch 1, BatchNorm folded
-    latency_iqr_ms: float | None = None  # spread: interquartile range of the repeats
-    latency_uncertainty_ms: float | None = None  # one standard error of latency_ms (latency budgets allow for it)
-    latency_runtime: str | None = None  # onnxruntime or torch
-    latency_method: str | None = None  # interleaved (with the reference network), direct or table
-    latency_device: str | None = None
-    latency_threads: int | None = None
-    latency_repeats: int | None = None  # timed runs
-    batchnorm_folded: bool | None = None
+    latency: Latency | None = None  # batch 1, BatchNorm folded; its sigma_ms is one standard error
+
+    @property
+    def latency_ms(self) -> float | None:
+        """The latency metric's column (``metrics.METRICS["latency"]``)."""
+        return None if self.latency is None else self.latency.ms
 
     def to_dict(self) -> dict:
-        return {key: value for key, value in asdict(self).items() if value is not None}
+        """Flat, as ``cost --json`` prints it: flops, params, resolution, latency_ms, latency_sigma_ms, ..."""
+        values = {"flops": self.flops, "params": self.params, "resolution": self.resolution}
+        if self.latency is not None:
+            values |= {f"latency_{key}": value for key, value in asdict(self.latency).items() if key != "ms"}
+            values |= {"latency_ms": self.latency.ms, "batchnorm_folded": True}
+        return values
 
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def _macs(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> int:
+    """The multiply-accumulates one call of a counted module made (per image: the batch is 1)."""
+    if isinstance(module, ULSAM):  # its depthwise 1x1 convolution runs as a multiply-add, not as a Conv2d call
+        return inputs[0].numel()
+    if isinstance(module, nn.Conv2d):
+        kernel = module.kernel_size[0] * module.kernel_size[1]
+        return output.numel() * (module.in_channels // module.groups) * kernel
+    return module.in_features * module.out_features * (output.numel() // module.out_features)  # nn.Linear
+
+
 def count_flops(model: nn.Module, resolution: int = DEFAULT_RESOLUTION) -> int:
-    """Multiply-accumulates of one ``resolution`` x ``resolution`` RGB image."""
+    """Multiply-accumulates of one ``resolution`` x ``resolution`` RGB image: convolutions and fully connected layers,
+    ULSAM's own convolutions included, BatchNorm, pooling and activations not (the papers' convention).
+
+    Counted by forward hooks on one eval-mode pass, the convolution and linear layers' shapes giving their MACs (as
+    fvcore's trace of the same network counts them, tests/test_costs.py; tracing took 10-20x longer here).
+    """
+    total = [0]
+    hooks = [module.register_forward_hook(lambda m, i, o: total.__setitem__(0, total[0] + _macs(m, i, o)))
+             for module in model.modules() if isinstance(module, (nn.Conv2d, nn.Linear, ULSAM))]
     was_training = model.training
-    model.eval()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # fvcore's and the tracer's chatter about deprecated jit APIs
-            from fvcore.nn import FlopCountAnalysis  # heavy import, only when counting
-
-            analysis = FlopCountAnalysis(model, torch.zeros(1, 3, resolution, resolution))
-            analysis.clear_op_handles().set_op_handle(**_counted_ops())
-            analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
-            return int(analysis.total())
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, 3, resolution, resolution))
     finally:
+        for hook in hooks:
+            hook.remove()
         model.train(was_training)
-
-
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` in eval mode with each Conv2d -> BatchNorm2d pair fused, as deployed models ship."""
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    folded = copy.deepcopy(model).eval()
-    for module in folded.modules():
-        if not isinstance(module, nn.Sequential):
-            continue
-        for index in range(len(module) - 1):
-            conv, norm = module[index], module[index + 1]
-            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
-                module[index] = fuse_conv_bn_eval(conv, norm)
-                module[index + 1] = nn.Identity()
-    return folded
+    return total[0]
 
 
 def measure_costs(config: ArchConfig, resolution: int = DEFAULT_RESOLUTION, latency=False) -> CostReport:
@@ -114,16 +94,9 @@ def measure_costs(config: ArchConfig, resolution: int = DEFAULT_RESOLUTION, late
     flops, params = count_flops(model, resolution), count_params(model)
     if latency is False or latency is None:
         return CostReport(flops=flops, params=params, resolution=resolution)
-    from .latency import LatencyMeter, LatencySettings
-
     if latency is True:
         latency = LatencySettings()
     if isinstance(latency, LatencySettings):
         reference = ArchConfig(backbone=config.backbone, width=config.width, num_classes=config.num_classes)
         latency = LatencyMeter(latency, resolution, reference)
-    measured = latency.measure(config)
-    return CostReport(flops=flops, params=params, resolution=resolution, latency_ms=measured.ms,
-                      latency_iqr_ms=measured.iqr_ms, latency_uncertainty_ms=measured.uncertainty_ms,
-                      latency_runtime=measured.runtime, latency_method=measured.method,
-                      latency_device=measured.device, latency_threads=measured.threads,
-                      latency_repeats=measured.repeats, batchnorm_folded=True)
+    return CostReport(flops=flops, params=params, resolution=resolution, latency=latency.measure(config))

@@ -15,10 +15,11 @@ import optuna
 from .budgets import Budget
 from .files import checked_output
 from .metrics import get_metric
-from .record import StudyMeta, TrialRecord
-from .report import final_view, front_table, study_front, trials_frame
+from .present.plots import front_plot_info, hypervolume_histories, plot_fronts, plot_hypervolume
+from .record import TrialRecord
+from .report import front_table, study_results
 
-__all__ = ["export_fronts", "export_trial", "select_trial", "trial_accuracy"]
+__all__ = ["export_fronts", "export_trial", "select_trial"]
 
 
 def select_trial(study: optuna.Study, trial: int | None = None, best: bool = False, under: Budget | None = None,
@@ -35,36 +36,20 @@ def select_trial(study: optuna.Study, trial: int | None = None, best: bool = Fal
         record.arch_config()  # says so when the trial never started
         return record
     metric = get_metric(objective, "objective")
-    front = study_front(study)
+    front = [p.trial for p in study_results(study).front()]
     if under is not None:
-        front = front[front[get_metric(under.metric).column] <= under.limit]
-    front = front.dropna(subset=[metric.column])
-    if front.empty:
+        front = [t for t in front if t.value(under.metric) <= under.limit]
+    front = [t for t in front if not math.isnan(t.value(metric.name))]
+    if not front:
         where = f" within {under}" if under else ""
         raise ValueError(f"export: no evaluated trial on the front of {study.study_name!r}{where}")
-    chosen = front.sort_values([metric.column, "flops"], ascending=[not metric.maximise, True]).iloc[0]
-    return TrialRecord.from_trial(trials[int(chosen["trial"])])
-
-
-def trial_accuracy(study: optuna.Study, number: int) -> dict[str, float | str] | None:
-    """The accuracy the study's results stand on for trial ``number`` (refined once refined), its uncertainty,
-    the proxy's beside it and the basis ("refined" or "proxy"); None for a trial without one."""
-    frame = trials_frame(study)
-    view = final_view(frame)
-    row = view[view["trial"] == number]
-    if row.empty:  # not refined while others were: its proxy value only
-        row = final_view(frame[frame["trial"] == number].assign(refined_seeds=0))
-    row = row.iloc[0]
-    if row["accuracy"] != row["accuracy"]:
-        return None
-    return {"basis": row["basis"], "accuracy": float(row["accuracy"]), "accuracy_sigma": float(row["accuracy_sigma"]),
-            "proxy_accuracy": float(row["proxy_accuracy"]), "proxy_sigma": float(row["proxy_sigma"]),
-            "refined_seeds": int(row["refined_seeds"])}
+    chosen = min(front, key=lambda t: (metric.as_loss(t.value(metric.name)), t.value("flops")))
+    return chosen.record
 
 
 def _versions() -> dict[str, str]:
     versions = {}
-    for package in ("ulsam-nas", "torch", "torchvision", "optuna", "fvcore"):
+    for package in ("ulsam-nas", "torch", "torchvision", "optuna"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -75,17 +60,22 @@ def _versions() -> dict[str, str]:
 def export_trial(study: optuna.Study, record: TrialRecord, out: str | Path, storage: str) -> Path:
     """Write the trial's config as YAML plus provenance that ``ArchConfig.load`` ignores."""
     config = record.arch_config()
-    meta = StudyMeta.from_study(study)
+    results = study_results(study)
+    definition = results.meta.definition
     metrics = {key: value for key in ("accuracy", "flops", "params", "latency_ms")
                if (value := getattr(record, key)) is not None and not (isinstance(value, float) and math.isnan(value))}
-    known = trial_accuracy(study, record.number)
-    if known is not None:  # accuracy: what the front stands on (refined once refined), ± and the proxy's beside it
+    scored = results.trial(record.number)
+    if not math.isnan(scored.accuracy):  # accuracy: what the front stands on (refined once refined), ± and the proxy's
+        known = {"basis": scored.basis, "accuracy": scored.accuracy, "accuracy_sigma": scored.sigma,
+                 "proxy_accuracy": scored.proxy_accuracy, "proxy_sigma": scored.proxy_sigma,
+                 "refined_seeds": scored.refined_seeds}
         metrics |= {key: value for key, value in known.items() if not (isinstance(value, float) and math.isnan(value))}
     provenance = {
         "study": study.study_name, "storage": storage, "trial": record.number, "status": record.status.value,
-        "baseline": record.baseline or None, "metrics": metrics, "resolution": meta.resolution,
-        "dataset": meta.settings.get("dataset"), "proxy": meta.settings.get("proxy"), "seed": meta.settings.get("seed"),
-        "sampler": meta.sampler or None, "versions": _versions(),
+        "baseline": record.baseline or None, "metrics": metrics, "resolution": results.meta.resolution,
+        "dataset": definition.dataset if definition else None,
+        "proxy": definition.proxy.defining() if definition else None, "seed": definition.seed if definition else None,
+        "sampler": results.meta.sampler or None, "versions": _versions(),
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     provenance = {k: v for k, v in provenance.items() if v is not None}
@@ -100,17 +90,16 @@ def export_fronts(studies: list[optuna.Study], plot: str | Path | None = None, x
 
     With no file asked for, the plot goes to ``pareto.png``.
     """
-    from .plots import front_plot_info, hypervolume_histories, plot_fronts, plot_hypervolume
-
-    infos = [front_plot_info(study, x, y, strict=strict) for study in studies]
+    every = [study_results(study) for study in studies]
+    infos = [front_plot_info(results, x, y, strict=strict) for results in every]
     written = []
     if plot is not None or (csv is None and json is None and hypervolume is None):
-        written.append(plot_fronts(infos, plot or Path("pareto.png"), StudyMeta.from_study(studies[0]).resolution))
+        written.append(plot_fronts(infos, plot or Path("pareto.png"), every[0].meta.resolution))
     table = front_table(studies, strict=strict)
     if csv is not None:
         written.append(checked_output(csv, lambda path: table.to_csv(path, index=False)))
     if json is not None:
         written.append(checked_output(json, lambda path: table.to_json(path, orient="records", indent=2)))
     if hypervolume is not None:
-        written.append(plot_hypervolume(hypervolume_histories(studies), hypervolume))
+        written.append(plot_hypervolume(hypervolume_histories(every), hypervolume))
     return len(table), written

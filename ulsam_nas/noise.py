@@ -26,11 +26,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["MARGIN_SIGMAS", "ON_PAR", "NoiseEstimate", "difference_margin", "format_accuracy", "pooled_std", "uncertainty",
-           "word_difference"]
+__all__ = ["MARGIN_SIGMAS", "NoiseEstimate", "difference_margin", "is_on_par", "pooled_std", "uncertainty"]
 
 MARGIN_SIGMAS = 2.0  # a difference counts beyond this many standard uncertainties of the difference
-ON_PAR = "on par (within noise)"
 
 
 def uncertainty(accuracy, seed_std: float | None, validation_images: int | None, runs=1):
@@ -55,24 +53,11 @@ def difference_margin(sigma_a, sigma_b):
     return float(margin) if np.ndim(margin) == 0 else margin
 
 
-def word_difference(difference: float, sigma_a: float, sigma_b: float) -> str:
-    """A difference of accuracies (fractions) in points: ``+3.1 ± 1.2 points``, or ``on par (within noise)``.
-
-    With unknown uncertainties (NaN) the bare difference, ``+3.1 points``.
-    """
+def is_on_par(difference: float, sigma_a: float, sigma_b: float) -> bool:
+    """Whether a difference of two accuracies is within the noise (never, where both uncertainties are unknown)."""
     if math.isnan(sigma_a) and math.isnan(sigma_b):
-        return f"{difference * 100:+.1f} points"
-    if abs(difference) <= difference_margin(sigma_a, sigma_b):
-        return ON_PAR
-    spread = math.sqrt(np.nan_to_num(sigma_a) ** 2 + np.nan_to_num(sigma_b) ** 2)
-    return f"{difference * 100:+.1f} ± {spread * 100:.1f} points"
-
-
-def format_accuracy(accuracy: float, sigma: float) -> str:
-    """``93.0% ± 1.0`` (sigma in points); ``93.0%`` where the uncertainty is unknown."""
-    if accuracy is None or math.isnan(accuracy):
-        return ""
-    return f"{accuracy:.1%}" if sigma is None or math.isnan(sigma) else f"{accuracy:.1%} ± {sigma * 100:.1f}"
+        return False
+    return abs(difference) <= difference_margin(sigma_a, sigma_b)
 
 
 def pooled_std(groups: Iterable[Sequence[float]]) -> float | None:
@@ -133,21 +118,6 @@ class NoiseEstimate:
         """The uncertainty of a proxy accuracy (or an array of them) of this study."""
         return uncertainty(accuracy, self.seed_std, self.validation_images, runs)
 
-    def describe(self) -> str:
-        """One line for ``show``, the search's notes and its final report."""
-        images = f"{self.validation_images} validation images" if self.validation_images else "an unknown validation size"
-        if not self.measured:
-            why = self.reason or "not measured"
-            return (f"noise: seed-to-seed noise not measured ({why}); ± is the binomial error of {images} only, "
-                    "which understates the proxy's uncertainty")
-        values = ", ".join(f"{a:.1%}" for a in self.accuracies)
-        cost = f"; {self.extra_runs} extra proxy training(s), {self.extra_seconds:.0f}s" if self.extra_runs else ""
-        return (f"noise: {self.network or 'the vanilla baseline'} proxy-trained with seeds "
-                f"{', '.join(map(str, self.seeds))}: {values}; seed std {self.seed_std * 100:.1f} points, binomial error "
-                f"{self.binomial_se * 100:.1f} points ({images}); ± is one standard uncertainty "
-                f"({self.sigma * 100:.1f} points here) and differences under 2 x sqrt(2) x sigma = {self.margin * 100:.1f} "
-                f"points are on par{cost}")
-
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
         values["accuracies"], values["seeds"] = list(self.accuracies), list(self.seeds)
@@ -158,11 +128,15 @@ class NoiseEstimate:
         return values
 
     @classmethod
+    def unmeasured(cls, validation_images: int | None) -> "NoiseEstimate":
+        """A study stored without a noise estimate: only the validation size is known."""
+        return cls(validation_images=validation_images, reason="the study was made before ulsam-nas measured noise")
+
+    @classmethod
     def from_dict(cls, values: dict[str, Any] | None, validation_images: int | None = None) -> "NoiseEstimate":
         """The stored estimate; without one, an estimate that knows only the validation size."""
         if not values:
-            return cls(validation_images=validation_images,
-                       reason="the study was made before ulsam-nas measured noise")
+            return cls.unmeasured(validation_images)
         known = {key: value for key, value in values.items() if key in cls.__dataclass_fields__}
         known["accuracies"] = tuple(known.get("accuracies", ()))
         known["seeds"] = tuple(known.get("seeds", ()))

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["RankAgreement", "beats", "bootstrap_interval", "kendall_tau", "rank_agreement", "spearman_rho"]
+__all__ = ["RankAgreement", "bootstrap_interval", "kendall_tau", "rank_agreement", "spearman_rho"]
 
 BOOTSTRAP_RESAMPLES = 2000
 
@@ -68,8 +68,10 @@ class RankAgreement:
     high: float
     count: int
 
-    def describe(self) -> str:
-        return f"{self.predictor}: Kendall tau {self.tau:+.2f} (95% interval {self.low:+.2f} to {self.high:+.2f})"
+    def beats(self, other: "RankAgreement") -> bool:
+        """Whether this predictor agrees with the target more strongly than ``other`` in either direction
+        (FLOPs may predict accuracy either way; a proxy must agree, and more strongly)."""
+        return self.tau > abs(other.tau)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -79,8 +81,3 @@ def rank_agreement(target: Sequence[float], predictors: dict[str, Sequence[float
     """Each predictor's agreement with ``target``, in the order given."""
     return [RankAgreement(name, kendall_tau(values, target), *bootstrap_interval(values, target), len(target))
             for name, values in predictors.items()]
-
-
-def beats(proxy: RankAgreement, flops: RankAgreement) -> bool:
-    """FLOPs may predict in either direction; the proxy must agree with the target, and more strongly."""
-    return proxy.tau > abs(flops.tau)

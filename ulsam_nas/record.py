@@ -1,24 +1,27 @@
-"""What a study stores: the one owner of Optuna user attributes.
+"""What a study stores: the one owner of Optuna's user attributes, as typed records.
 
-A trial's results live in its user attributes so that the storage alone
-describes a study. This module is the only place that names them: the search
-writes through :class:`TrialWriter`, everything else reads a typed
-:class:`TrialRecord` (built like Optuna's ``FrozenTrial``) or a
-:class:`StudyMeta`. Statuses are the :class:`Status` enum.
+A trial's results live in its user attributes so that the storage alone describes a study. This
+module is the only place that names them: the search writes through :class:`TrialWriter`,
+everything else reads a typed :class:`TrialRecord` (built like Optuna's ``FrozenTrial``) or a
+:class:`StudyMeta`, whose parts are records too: the study's :class:`StudyDefinition`, its noise
+(:class:`~ulsam_nas.noise.NoiseEstimate`), its :class:`Refinement` and :class:`RefinedRun`\\ s, its
+:class:`Calibration`. Statuses are the :class:`Status` enum. Studies stored by earlier versions open:
+their attributes are read into the same records. The study's parts are defined in ``study_records.py``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
-from typing import Any
-
-import optuna
+from typing import TYPE_CHECKING, Any
 
 from .config import ArchConfig
-from .costs import CostReport
+from .noise import NoiseEstimate
+from .study_records import Calibration, Refinement, SkippedBaseline, StudyDefinition
+
+if TYPE_CHECKING:  # annotations only: records are read without loading Optuna (``ulsam-nas --help``)
+    import optuna
 
 __all__ = ["COUNTED", "EVALUATED", "RefinedRun", "Status", "StudyMeta", "TrialRecord", "TrialWriter"]
 
@@ -27,7 +30,7 @@ class Status(str, Enum):
     """What happened to a trial. The first five are written by the search; the rest describe trials without one."""
 
     TRAINED = "trained"
-    REUSED = "reused"  # same config as an earlier trial: its result, not retrained
+    REUSED = "reused"  # same network as an earlier trial: its result, not retrained
     INFEASIBLE = "infeasible"  # over a budget: costed, never trained
     STOPPED_EARLY = "stopped_early"
     FAILED = "failed"  # training diverged
@@ -42,8 +45,7 @@ class Status(str, Enum):
 COUNTED = frozenset({Status.TRAINED, Status.REUSED, Status.INFEASIBLE, Status.STOPPED_EARLY, Status.FAILED})
 EVALUATED = frozenset({Status.TRAINED, Status.REUSED})  # have an accuracy that may be on the front
 
-# Costs copied between a CostReport and a record.
-_COST_FIELDS = ("flops", "params", "latency_ms", "latency_iqr_ms", "latency_uncertainty_ms")
+_LEGACY_KEYS = {"latency_uncertainty_ms": "latency_sigma_ms"}  # attribute names of earlier versions
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class TrialRecord:
     number: int
     state: str  # Optuna's trial state name
     status: Status
-    config: dict[str, Any] | None = None  # ArchConfig.to_dict()
+    config: dict[str, Any] | None = None  # ArchConfig.to_dict() of the canonical network
     config_key: str = ""  # canonical JSON of the config: equal keys, equal networks
     summary: str = ""
     baseline: str = ""  # label of a hand-designed baseline
@@ -62,8 +64,8 @@ class TrialRecord:
     params: float | None = None
     latency_ms: float | None = None
     latency_iqr_ms: float | None = None
-    latency_uncertainty_ms: float | None = None  # one standard error (latency budgets allow for it)
-    accuracy: float | None = None  # proxy validation top-1 in [0, 1]
+    latency_sigma_ms: float | None = None  # one standard error (latency budgets allow for it)
+    accuracy: float | None = None  # the evaluator's validation top-1 in [0, 1]
     proxy_curve: tuple[float, ...] = ()
     images_per_second: float | None = None
     train_seconds: float = 0.0
@@ -82,19 +84,13 @@ class TrialRecord:
 
     @property
     def evaluated(self) -> bool:
-        """Finished, within budget and with an accuracy: may be on the front."""
+        """Finished, within budget and with an accuracy: may be on the front (the one definition of it)."""
         return self.state == "COMPLETE" and self.status in EVALUATED and self.feasible is not False
 
     def arch_config(self) -> ArchConfig:
         if self.config is None:
             raise ValueError(f"trial: trial {self.number} has no architecture config (it never started)")
         return ArchConfig.from_dict(self.config)
-
-    def cost_report(self, resolution: int) -> CostReport:
-        """The stored costs as the report they were measured as (budgets check these)."""
-        return CostReport(flops=int(self.flops), params=int(self.params), resolution=resolution,
-                          latency_ms=self.latency_ms, latency_iqr_ms=self.latency_iqr_ms,
-                          latency_uncertainty_ms=self.latency_uncertainty_ms)
 
     def value(self, column: str) -> float:
         """A metric column (``metrics.Metric.column``) as a float, NaN where not recorded."""
@@ -103,7 +99,7 @@ class TrialRecord:
 
     @classmethod
     def from_trial(cls, trial: optuna.trial.FrozenTrial) -> "TrialRecord":
-        attrs = trial.user_attrs
+        attrs = {_LEGACY_KEYS.get(key, key): value for key, value in trial.user_attrs.items()}
         known = {f.name for f in fields(cls)}
         stored = {key: value for key, value in attrs.items() if key in known}
         fallback = {"RUNNING": Status.RUNNING, "WAITING": Status.QUEUED}.get(trial.state.name, Status.INTERRUPTED)
@@ -117,27 +113,6 @@ class TrialRecord:
             "feasible": all(v <= 0 for v in constraints.values()) if constraints else None,
             "wall_seconds": wall, "values": tuple(trial.values) if trial.values else None,
         })
-
-    def to_attrs(self) -> dict[str, Any]:
-        """The user attributes that store this record (derived and Optuna-owned fields left out)."""
-        derived = {"number", "state", "feasible", "wall_seconds", "values"}
-        attrs = {key: value for key, value in asdict(self).items()
-                 if key not in derived and value not in (None, (), "") or key == "reason"}
-        attrs["status"] = self.status.value
-        if self.proxy_curve:
-            attrs["proxy_curve"] = list(self.proxy_curve)
-        return attrs
-
-    def row(self) -> dict[str, Any]:
-        """One row of a trial table (``report.COLUMNS``)."""
-        return {
-            "trial": self.number, "state": self.state, "status": self.status.value, "baseline": self.baseline,
-            "feasible": self.feasible, "accuracy": self.value("accuracy"), "flops": self.value("flops"),
-            "params": self.value("params"), "latency_ms": self.value("latency_ms"),
-            "latency_sigma_ms": self.value("latency_uncertainty_ms"), "summary": self.summary,
-            "config": json.dumps(self.config) if self.config is not None else "", "train_seconds": self.train_seconds,
-            "wall_seconds": self.wall_seconds, "reason": self.reason,
-        }
 
     @staticmethod
     def enqueued_attrs(baseline: str | None = None, retry_of: int | None = None) -> dict[str, Any]:
@@ -164,10 +139,14 @@ class TrialWriter:
                            ("summary", config.summary()), ("worker", worker)):
             self.trial.set_user_attr(key, value)
 
-    def costed(self, costs: CostReport, seconds: float) -> None:
-        for key in _COST_FIELDS:
-            if getattr(costs, key) is not None:
-                self.trial.set_user_attr(key, getattr(costs, key))
+    def costed(self, costs, seconds: float) -> None:
+        """Store a :class:`~ulsam_nas.costs.CostReport`'s figures."""
+        values = {"flops": costs.flops, "params": costs.params}
+        if costs.latency is not None:
+            values |= {"latency_ms": costs.latency.ms, "latency_iqr_ms": costs.latency.iqr_ms,
+                       "latency_sigma_ms": costs.latency.sigma_ms}
+        for key, value in values.items():
+            self.trial.set_user_attr(key, value)
         self.trial.set_user_attr("cost_seconds", seconds)
 
     def epoch(self, curve: list[float]) -> None:
@@ -213,63 +192,84 @@ class RefinedRun:
 class StudyMeta:
     """Study-level attributes: what defines the study and what was learnt about it as a whole."""
 
-    settings: dict[str, Any] = field(default_factory=dict)  # SearchSettings.defining(): must match on resume
+    definition: StudyDefinition | None = None  # None: not written by ulsam-nas search
     objectives: tuple[str, ...] = ("accuracy", "flops")
     sampler: str = ""
     validation_images: int | None = None
     reference_point: dict[str, float] = field(default_factory=dict)  # for the hypervolume
-    baseline_notes: tuple[str, ...] = ()
-    calibration: dict[str, Any] | None = None
+    skipped_baselines: tuple[SkippedBaseline, ...] = ()
+    legacy_notes: tuple[str, ...] = ()  # notes an earlier version stored as text
+    calibration: Calibration | None = None
     latency_reference_ms: float | None = None  # the reference network's latency: every candidate's scale
-    noise: dict[str, Any] | None = None  # noise.NoiseEstimate.to_dict(), measured when the study was made
-    refinement: dict[str, Any] | None = None  # refine.RefineSettings and the training it stands for: fixed once used
+    noise: NoiseEstimate | None = None  # measured when the study was made
+    refinement: Refinement | None = None  # fixed once used
     refined: tuple[RefinedRun, ...] = ()  # every finished refinement run, by trial then seed
 
     @property
     def written(self) -> bool:
-        """Whether ulsam-nas search created this study (it always records its settings)."""
-        return bool(self.settings)
+        """Whether ulsam-nas search created this study (it always records its definition)."""
+        return self.definition is not None
 
     @property
-    def budgets(self) -> list[str]:
-        return list(self.settings.get("budgets", []))
+    def budgets(self) -> tuple[str, ...]:
+        return self.definition.budgets if self.definition else ()
 
     @property
     def resolution(self) -> int | None:
-        return self.settings.get("resolution")
+        return self.definition.resolution if self.definition else None
+
+    @property
+    def noise_estimate(self) -> NoiseEstimate:
+        """The stored noise; without one, an estimate that knows only the validation size."""
+        return self.noise or NoiseEstimate.unmeasured(self.validation_images)
 
     @classmethod
     def from_study(cls, study: optuna.Study) -> "StudyMeta":
         attrs = study.user_attrs
-        known = {f.name for f in fields(cls)}
-        values = {key: value for key, value in attrs.items() if key in known}
-        values.pop("refined", None)
-        for key in ("objectives", "baseline_notes"):
-            if key in values:
-                values[key] = tuple(values[key])
         runs = [RefinedRun(value["trial"], value["seed"], value["accuracy"], value.get("seconds", 0.0),
                            tuple(value.get("curve", ())))
                 for key, value in attrs.items() if key.startswith(_REFINED_PREFIX)]
-        return cls(**values, refined=tuple(sorted(runs, key=lambda run: (run.trial, run.seed))))
+        validation = attrs.get("validation_images")
+        return cls(
+            definition=StudyDefinition.from_dict(attrs["settings"]) if attrs.get("settings") else None,
+            objectives=tuple(attrs.get("objectives", ("accuracy", "flops"))), sampler=attrs.get("sampler", ""),
+            validation_images=validation, reference_point=dict(attrs.get("reference_point", {})),
+            skipped_baselines=tuple(SkippedBaseline(item["label"], item.get("outside_space", False),
+                                                    tuple(item.get("over_budget", ())))
+                                    for item in attrs.get("skipped_baselines", ())),
+            legacy_notes=tuple(attrs.get("baseline_notes", ())),
+            calibration=Calibration.from_dict(attrs["calibration"]) if attrs.get("calibration") else None,
+            latency_reference_ms=attrs.get("latency_reference_ms"),
+            noise=NoiseEstimate.from_dict(attrs["noise"], validation) if attrs.get("noise") else None,
+            refinement=Refinement.from_dict(attrs["refinement"]) if attrs.get("refinement") else None,
+            refined=tuple(sorted(runs, key=lambda run: (run.trial, run.seed))))
 
     def write(self, study: optuna.Study) -> None:
-        for key, value in asdict(self).items():
-            if value is not None and key != "refined":  # runs are written one by one as they finish
-                study.set_user_attr(key, list(value) if isinstance(value, tuple) else value)
+        """Store a new study's attributes (refinement, calibration and runs are written by their own methods)."""
+        values = {"settings": self.definition.to_dict() if self.definition else None,
+                  "objectives": list(self.objectives), "sampler": self.sampler,
+                  "validation_images": self.validation_images, "reference_point": self.reference_point,
+                  "skipped_baselines": [item.to_dict() for item in self.skipped_baselines],
+                  "latency_reference_ms": self.latency_reference_ms,
+                  "noise": self.noise.to_dict() if self.noise else None}
+        for key, value in values.items():
+            if value is not None:
+                study.set_user_attr(key, value)
 
     @staticmethod
     def write_latency_reference(study: optuna.Study, milliseconds: float) -> None:
         study.set_user_attr("latency_reference_ms", milliseconds)
 
     @staticmethod
-    def write_calibration(study: optuna.Study, calibration: dict[str, Any]) -> None:
-        study.set_user_attr("calibration", calibration)
+    def write_calibration(study: optuna.Study, calibration: Calibration) -> None:
+        study.set_user_attr("calibration", calibration.to_dict())
 
     @staticmethod
-    def write_refinement(study: optuna.Study, refinement: dict[str, Any]) -> None:
-        study.set_user_attr("refinement", refinement)
+    def write_refinement(study: optuna.Study, refinement: Refinement) -> None:
+        study.set_user_attr("refinement", refinement.to_dict())
 
     @staticmethod
     def write_refined_run(study: optuna.Study, run: RefinedRun) -> None:
         """One run, under its own key: a crash loses at most the run in progress."""
         study.set_user_attr(run.key, asdict(run) | {"curve": list(run.curve)})
+

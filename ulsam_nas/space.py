@@ -129,9 +129,40 @@ class SearchSpace:
         params.update({f"ulsam_{block}": placed.get(block, 0) for block in self.ulsam_after})
         return params
 
-    def vanilla(self, num_classes: int) -> ArchConfig:
-        """The space's widest network with nothing dropped and no ULSAM: the reference for latency."""
-        return ArchConfig(backbone=self.backbone, width=max(self.widths), num_classes=num_classes)
+    # --- the space's corners: the one place outside suggest() that names its parameters ---------
+
+    @property
+    def baseline_width(self) -> float:
+        """The width the hand-designed baselines and the noise measurement use: 1.0 where the space has it."""
+        return 1.0 if 1.0 in self.widths else max(self.widths)
+
+    def vanilla(self, num_classes: int, width: float | None = None) -> ArchConfig:
+        """Nothing dropped, no ULSAM, at ``width`` (None: the widest, the reference for latency)."""
+        return ArchConfig(backbone=self.backbone, width=max(self.widths) if width is None else width,
+                          num_classes=num_classes)
+
+    def largest(self, num_classes: int) -> ArchConfig:
+        """Widest width, no block dropped, ULSAM at every position with the largest subspace count that fits."""
+        return self.config_from_params({"width": max(self.widths)} | {f"drop_{b}": False for b in self.drop}
+                                       | {f"ulsam_{b}": max(self.subspaces) for b in self.ulsam_after}, num_classes)
+
+    def cheapest(self, num_classes: int) -> ArchConfig:
+        """Narrowest width, every droppable block dropped, no ULSAM."""
+        return self.config_from_params({"width": min(self.widths)} | {f"drop_{b}": True for b in self.drop}
+                                       | {f"ulsam_{b}": 0 for b in self.ulsam_after}, num_classes)
+
+    def sample(self, rng, num_classes: int, width: float | None = None) -> ArchConfig:
+        """A uniformly random network of the space (``rng``: a ``random.Random``), at ``width`` if given."""
+        params = {"width": rng.choice(self.widths) if width is None else width}
+        params.update({f"drop_{b}": rng.random() < 0.5 for b in self.drop})
+        params.update({f"ulsam_{b}": rng.choice([0, *self.subspaces]) for b in self.ulsam_after})
+        return self.config_from_params(params, num_classes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The space-file form (``from_dict`` reads it back)."""
+        return {"name": self.name, "backbone": self.backbone, "resolution": self.resolution, "widths": list(self.widths),
+                "drop": list(self.drop), "ulsam_after": list(self.ulsam_after), "subspaces": list(self.subspaces),
+                "description": self.description}
 
     @property
     def size(self) -> int:

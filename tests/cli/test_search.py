@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ulsam_nas.cli import app
-from ulsam_nas.data_cache import default_cache_dir
+from ulsam_nas.data.cache import default_cache_dir
 
 pytestmark = pytest.mark.slow  # every test runs a real search
 

@@ -4,7 +4,7 @@ from typer.testing import CliRunner
 
 from ulsam_nas import ArchConfig
 from ulsam_nas.cli import app
-from ulsam_nas.data_cache import default_cache_dir
+from ulsam_nas.data.cache import default_cache_dir
 
 runner = CliRunner()
 

@@ -1,14 +1,11 @@
 """A search on a latency table predicts every latency and times nothing end to end; the CLI checks tables."""
 
-import json
-
 import pytest
 from typer.testing import CliRunner
 
-from ulsam_nas import ArchConfig
 from ulsam_nas.cli import app
-from ulsam_nas.latency import LatencyTable
-from ulsam_nas.latency import measure as measure_module
+from ulsam_nas.latency import LatencySettings, LatencyTable
+from ulsam_nas.latency import meter as meter_module
 from ulsam_nas.search import SearchSettings, run_search
 from ulsam_nas.training import ProxySettings
 
@@ -21,19 +18,18 @@ def test_search_with_a_table_never_times_a_network(tiny, tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a network was timed during a search with a latency table")
 
-    monkeypatch.setattr(measure_module, "interleaved", refuse)
-    monkeypatch.setattr(measure_module, "direct", refuse)
+    monkeypatch.setattr(meter_module, "interleaved", refuse)
+    monkeypatch.setattr(meter_module, "direct", refuse)
     settings = SearchSettings(space=str(path.parent / "tiny.yaml"), objectives=("accuracy", "latency"),
-                              latency_table=str(path), trials=4, sampler="random", storage=f"sqlite:///{tmp_path}/t.db",
+                              latency=LatencySettings(table=str(path)), trials=4, sampler="random", storage=f"sqlite:///{tmp_path}/t.db",
                               study="t", proxy=ProxySettings(epochs=1, resolution=16, train_subset=64, batch_size=32,
                                                              threads=1))
     outcome = run_search(settings)
     table = LatencyTable.load(path)
-    front = outcome.front()
+    front = outcome.results().front()
     assert len(front) > 0
-    for _, row in front.iterrows():
-        config = ArchConfig.from_dict(json.loads(row["config"]))
-        assert row["latency_ms"] == pytest.approx(table.predict(config).ms)
+    for point in front:
+        assert point.trial.value("latency") == pytest.approx(table.predict(point.trial.record.arch_config()).ms)
 
 
 def test_a_table_of_another_space_is_refused_in_one_line(tiny, tmp_path):

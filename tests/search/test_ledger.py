@@ -5,7 +5,7 @@ import optuna
 import pytest
 
 from ulsam_nas.record import Status, TrialWriter
-from ulsam_nas.report import pareto_front, trials_frame
+from ulsam_nas.report import study_results
 from ulsam_nas.search.ledger import Ledger
 from ulsam_nas import ArchConfig
 
@@ -36,9 +36,9 @@ def test_incremental_front_equals_the_recomputed_one(seed):
     ledger = Ledger(("accuracy", "flops"))
     for trial in study.trials:  # one at a time, as a search sees them
         ledger.update([trial])
-    expected = pareto_front(trials_frame(study), ["accuracy", "flops"])
-    assert sorted(ledger.front) == sorted(expected["trial"])
-    assert ledger.best_accuracy() == pytest.approx(expected["accuracy"].max())
+    expected = [point.trial for point in study_results(study).front(strict=True)]
+    assert sorted(ledger.front) == sorted(trial.number for trial in expected)
+    assert ledger.best_accuracy() == pytest.approx(max(trial.accuracy for trial in expected))
     assert ledger.finished == 40 and len(ledger.peers) == sum(s == Status.TRAINED for s in statuses)
 
 

@@ -3,7 +3,7 @@
 import optuna
 import pytest
 
-from ulsam_nas.data_cache import default_cache_dir
+from ulsam_nas.data.cache import default_cache_dir
 from ulsam_nas.record import StudyMeta
 from ulsam_nas.training import ProxySettings, train_proxy
 from ulsam_nas.search import SearchSettings, open_study, run_search
@@ -29,9 +29,9 @@ def test_budget_is_hard_infeasible_candidates_are_never_trained(tmp_path, tiny_s
     assert infeasible["accuracy"].isna().all()  # no accuracy: nothing was trained
     assert not any("proxy_curve" in t.user_attrs for t in outcome.study.trials if t.user_attrs["status"] == "infeasible")
     assert all(t.constraints for t in outcome.study.trials)  # the sampler is told
-    front = outcome.front()
-    assert len(front) > 0 and (front["flops"] <= 5e6).all()
-    assert not set(front["trial"]) & set(infeasible["trial"])
+    front = [point.trial for point in outcome.results().front()]
+    assert len(front) > 0 and all(trial.value("flops") <= 5e6 for trial in front)
+    assert not {trial.number for trial in front} & set(infeasible["trial"])
 
 
 def test_baselines_come_first_and_are_marked(tmp_path, tiny_space):
@@ -39,14 +39,15 @@ def test_baselines_come_first_and_are_marked(tmp_path, tiny_space):
     first = outcome.study.trials[0]
     assert first.user_attrs["baseline"] == "vanilla" and first.params["width"] == 1.0
     assert first.user_attrs["status"] == "trained"
-    notes = outcome.study.user_attrs["baseline_notes"]
-    assert any("outside space tiny" in note for note in notes)  # the paper's 13/16 drops are not in this space
+    skipped = StudyMeta.from_study(outcome.study).skipped_baselines
+    assert any(item.outside_space for item in skipped)  # the paper's 13/16 drops are not in this space
 
 
 def test_over_budget_baseline_is_not_evaluated(tmp_path, tiny_space):
     outcome = run_search(settings(tmp_path, tiny_space, budgets=("5M-flops",), trials=1))
     assert "baseline" not in outcome.study.trials[0].user_attrs
-    assert any("'vanilla' is over budget" in note for note in outcome.study.user_attrs["baseline_notes"])
+    (vanilla,) = [item for item in StudyMeta.from_study(outcome.study).skipped_baselines if item.label == "vanilla"]
+    assert vanilla.over_budget and "> 5M-flops budget" in vanilla.over_budget[0]
 
 
 def test_duplicates_are_not_retrained(tmp_path):
@@ -123,7 +124,8 @@ def test_same_seed_same_search(tmp_path, tiny_space):
 @pytest.mark.parametrize("sampler", ["nsga2", "tpe", "random"])
 def test_every_sampler_runs_under_a_budget(tmp_path, tiny_space, sampler):
     outcome = run_search(settings(tmp_path, tiny_space, sampler=sampler, budgets=("5M-flops",), trials=4))
-    assert len(outcome.study.trials) == 4 and (outcome.front()["flops"] <= 5e6).all()
+    assert len(outcome.study.trials) == 4
+    assert all(point.trial.value("flops") <= 5e6 for point in outcome.results().front())
 
 
 def test_storage_records_everything(tmp_path, tiny_space):
@@ -155,15 +157,15 @@ def test_no_cache_decodes_without_writing_a_cache(tmp_path, tiny_space, image_fo
 def test_auto_proxy_settings_are_chosen_by_dataset_size_and_stored_as_numbers(tmp_path, tiny_space, image_folder,
                                                                                 monkeypatch):
     # The rule's sizes scaled down to the tiny folder (15 training images): a 10-image subset, 2 epochs reach 20.
-    from ulsam_nas.training import proxy
+    from ulsam_nas.training import settings as training_settings
 
-    monkeypatch.setattr(proxy, "AUTO_SUBSET", 10)
-    monkeypatch.setattr(proxy, "AUTO_IMAGES", 20)
+    monkeypatch.setattr(training_settings, "AUTO_SUBSET", 10)
+    monkeypatch.setattr(training_settings, "AUTO_IMAGES", 20)
     auto = ProxySettings(resolution=16, batch_size=4, threads=1)
     outcome = run_search(settings(tmp_path, tiny_space, proxy=auto, dataset=f"imagefolder:{image_folder}", trials=1,
                                   noise_seeds=0))
     assert outcome.settings.proxy.train_subset == 10 and outcome.settings.proxy.epochs == 2
     stored = StudyMeta.from_study(optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path}/s.db"))
-    assert (stored.settings["proxy"]["train_subset"], stored.settings["proxy"]["epochs"]) == (10, 2)
+    assert (stored.definition.proxy.train_subset, stored.definition.proxy.epochs) == (10, 2)
     assert run_search(settings(tmp_path, tiny_space, proxy=auto, dataset=f"imagefolder:{image_folder}", trials=2,
                                noise_seeds=0)).trials_run == 1  # the same auto settings resume the study

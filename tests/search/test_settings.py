@@ -45,6 +45,16 @@ def test_no_cache_is_read_from_a_study_file_and_is_not_part_of_the_study(tmp_pat
     loaded = SearchSettings.load(path)
     assert loaded.cache is False and SearchSettings().cache is True
     assert SearchSettings.from_dict(loaded.to_dict()) == loaded
-    assert loaded.override(cache=None).cache is False  # a flag not given keeps the file's value
     space = load_space(tiny_space)
-    assert loaded.defining(space, 10) == SearchSettings(space=str(tiny_space)).defining(space, 10)
+    assert loaded.definition(space, 10) == SearchSettings(space=str(tiny_space)).definition(space, 10)
+
+
+def test_study_files_of_earlier_versions_still_load(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text("latency_runtime: torch\nlatency_threads: 2\nrefine: 3\nbudgets: 10ms-latency\n")
+    loaded = SearchSettings.load(path)
+    assert (loaded.latency.runtime, loaded.latency.threads, loaded.refine.count) == ("torch", 2, 3)
+    assert SearchSettings.from_dict(loaded.to_dict()) == loaded  # and the nested form reads back
+    path.write_text("latency: {runtime: torch, speed: 3}\n")
+    with pytest.raises(ValueError, match="study latency: unknown key\\(s\\) speed"):
+        SearchSettings.load(path)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ulsam_nas import ArchConfig, build_model
-from ulsam_nas.data_cache import default_cache_dir
+from ulsam_nas.data.cache import default_cache_dir
 from ulsam_nas.deploy import export_model
 from ulsam_nas.training import TrainSettings, load_trained, train
 

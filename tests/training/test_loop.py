@@ -8,8 +8,10 @@ from torch import nn
 
 from ulsam_nas import runtime
 from ulsam_nas.training import TrainingDiverged, evaluate, recalibrate_batchnorm
-from ulsam_nas.training.loop import (check_run_settings, make_optimizer, normalise, one_cycle_schedule, train_one_epoch,
-                                     warmup_cosine_schedule)
+from ulsam_nas import ArchConfig
+from ulsam_nas.builder import InvertedResidual
+from ulsam_nas.training import ProxySettings
+from ulsam_nas.training.loop import make_optimizer, normalise, prepare_training, train_one_epoch, warmup_cosine_schedule
 
 MEAN, STD = torch.tensor([0.5, 0.5, 0.5]), torch.tensor([0.25, 0.25, 0.25])
 
@@ -27,7 +29,7 @@ def tiny_data(count: int = 20, classes: int = 3) -> tuple[torch.Tensor, torch.Te
 
 def run_epoch(model, images, labels, lr=0.01, **options):
     optimizer = make_optimizer(model, lr, 0.9, 0.0)
-    scheduler = one_cycle_schedule(optimizer, lr, 10)
+    scheduler = warmup_cosine_schedule(optimizer, 2, 10)
     return train_one_epoch(model, images, labels, torch.arange(len(labels)), optimizer, scheduler, MEAN, STD,
                            epoch=options.pop("epoch", 1), **options)
 
@@ -123,7 +125,7 @@ def test_on_a_gpu_the_loop_trains_from_gpu_resident_uint8_in_bfloat16_and_evalua
     model = tiny_model().to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(model, 0.05, 0.9, 0.0)
     assert optimizer.defaults["fused"]
-    stats = train_one_epoch(model, images, labels, torch.arange(64), optimizer, one_cycle_schedule(optimizer, 0.05, 16),
+    stats = train_one_epoch(model, images, labels, torch.arange(64), optimizer, warmup_cosine_schedule(optimizer, 3, 16),
                             mean, std, batch_size=8, epoch=1)
     assert stats.images == 64 and math.isfinite(stats.mean_loss)
     scores = evaluate(model, images, labels, mean, std)
@@ -177,30 +179,19 @@ def test_warmup_then_cosine_to_zero():
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
 
 
-def test_one_cycle_peaks_after_15_percent_of_the_steps():
-    optimizer = make_optimizer(nn.Linear(1, 1), 0.4, 0.9, 0.0)
-    scheduler = one_cycle_schedule(optimizer, 0.4, 20)
-    rates = []
-    for _ in range(20):
-        rates.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-    assert rates.index(max(rates)) == 2 and max(rates) == pytest.approx(0.4)
-
-
-class Settings:
-    def __init__(self, **values):
-        self.__dict__.update({"epochs": 1, "resolution": 32, "batch_size": 8, "lr": 0.1} | values)
-
-
-@pytest.mark.parametrize("field,value,message", [
-    ("epochs", 0, "run epochs: must be a positive integer"), ("batch_size", True, "run batch_size: must be a positive"),
-    ("resolution", 16, "run resolution: must be >= 32 pixels"), ("lr", math.nan, "run lr: must be a positive number"),
-    ("lr", "0.1", "run lr: must be a positive number"),
-])
-def test_run_settings_are_checked_in_one_place(field, value, message):
-    with pytest.raises(ValueError, match=message):
-        check_run_settings(Settings(**{field: value}), prefix="run ", min_resolution=32)
+def test_a_run_starts_with_the_recipe_of_its_settings():
+    config = ArchConfig(width=0.35, num_classes=10, drop=[5, 6, 9, 10, 12, 13, 15, 16])
+    settings = ProxySettings(epochs=1, resolution=16, lr=0.3, weight_decay=1e-3, warmup=0.25, zero_init_residual=True,
+                             one_cycle=False)
+    model, optimizer, scheduler = prepare_training(config, settings, torch.device("cpu"), total_steps=8)
+    residual = [m for m in model.modules() if isinstance(m, InvertedResidual) and m.use_res_connect]
+    plain = [m for m in model.modules() if isinstance(m, InvertedResidual) and not m.use_res_connect]
+    assert residual and all(float(m.last_norm.weight.abs().sum()) == 0 for m in residual)  # each starts as the identity
+    assert all(float(m.last_norm.weight.abs().sum()) > 0 for m in plain)  # no identity path: left alone
+    group = optimizer.param_groups[0]
+    assert group["weight_decay"] == 1e-3 and group["nesterov"] and group["lr"] == pytest.approx(0.3 / 2)  # step 1 of 2
+    off, _, _ = prepare_training(config, ProxySettings(zero_init_residual=False), torch.device("cpu"), 8)
+    assert all(float(m.last_norm.weight.abs().sum()) > 0 for m in off.modules() if isinstance(m, InvertedResidual))
 
 
 def test_same_seed_same_epoch_and_global_state_untouched():

@@ -7,11 +7,11 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from ..costs import DEFAULT_RESOLUTION
-from ..search import DEFAULT_STORAGE
+from ..backbones import DEFAULT_RESOLUTION
+from ..search.urls import DEFAULT_STORAGE
 
 __all__ = ["CacheDirOption", "DataDirOption", "DownloadOption", "NoCacheOption", "ResolutionOption", "StorageOption",
-           "StudyOption", "app", "friendly_errors", "default_help"]
+           "StudyOption", "app", "default_help", "friendly_errors", "given", "open_studies"]
 
 app = typer.Typer(
     help="Neural architecture search for compact CNNs with ULSAM. FLOPs are multiply-accumulates (MACs), "
@@ -64,9 +64,14 @@ NoCacheOption = Annotated[bool, typer.Option("--no-cache", help=(
     "Use no decoded-dataset cache: decode every image again and write nothing (not with --cache-dir)."))]
 
 
+def given(**values) -> dict:
+    """The options a user gave (a flag left out is None and keeps the settings' value)."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
 def open_studies(names: Optional[list[str]], storage: Optional[str], one: bool = False):
     """The named studies (the most recent one when none is named); ``one``: only the first name counts."""
-    from ..search import open_study
+    from ..search.storage import open_study  # Optuna: loaded by the commands that open studies, not by --help
 
     names = names[:1] if one and names else names
     return [open_study(storage, name) for name in (names or [None])]

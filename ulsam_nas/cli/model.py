@@ -8,12 +8,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..backbones import describe_blocks
+from ..backbones import DEFAULT_RESOLUTION, describe_blocks
 from ..config import ArchConfig
-from ..costs import DEFAULT_RESOLUTION, measure_costs
-from ..latency import LatencySettings, describe_latency
+from ..latency.settings import LatencySettings
+from ..present.formats import format_count, format_table
 from ..space import describe_spaces
-from ..text import format_count, format_table
 from .app import ResolutionOption, app, friendly_errors
 
 _LATENCY = LatencySettings()
@@ -59,6 +58,9 @@ def cost(
     Latency is timed interleaved with the vanilla network of the same width, so that a busy machine's
     noise cancels out, and reported with its standard error.
     """
+    from ..costs import measure_costs  # PyTorch: loaded when a network is measured, not for --help
+    from ..present.runs import latency_line
+
     arch = ArchConfig.load(config)
     settings = LatencySettings(runtime=latency_runtime, threads=threads, device=device,
                                table=str(latency_table) if latency_table else None)
@@ -72,9 +74,8 @@ def cost(
         ["params", f"{format_count(report.params)} ({report.params:,})"],
         ["resolution", f"{resolution}x{resolution}"],
     ]
-    if report.latency_ms is not None:
-        rows.append(["latency", describe_latency(report.latency_ms, report.latency_uncertainty_ms, report.latency_runtime,
-                                                 report.latency_device, report.latency_threads, report.latency_method)])
+    if report.latency is not None:
+        rows.append(["latency", latency_line(report.latency)])
     typer.echo(format_table(rows, ["cost", "value"]))
 
 
@@ -101,27 +102,29 @@ def latency_table(
 ) -> None:
     """Time every piece a space's candidates are made of, on this machine: a latency table for `search
     --latency-table`. Run it on the target device (anything with Python and ONNX Runtime)."""
-    from ..latency import LatencyTable, check_table, make_table
+    from ..latency.table_check import make_or_check_table
     from ..space import load_space
 
     chosen = load_space(space)
-    settings = LatencySettings(runtime=runtime, threads=threads)
-    if out.exists() and not remake:
-        table = LatencyTable.load(out)
-        typer.echo(f"checking {out} ({table.meta['pieces']} pieces, made in {table.meta['seconds_to_make']:.0f}s)")
-    else:
-        def progress(done: int, total: int, piece, latency) -> None:
-            if done == 1 or done % 20 == 0 or done == total:
-                typer.echo(f"  [{done}/{total}] {piece.key}: {latency.ms:.3f} ms", err=True)
 
-        typer.echo(f"timing every piece of space {chosen.name!r} with {runtime}, {threads} thread(s) ...", err=True)
-        table = make_table(chosen, settings, resolution, on_piece=progress)
-        table.save(out)
-        typer.echo(f"wrote {out}: {table.meta['pieces']} pieces in {table.meta['seconds_to_make']:.0f}s")
-    if check:
-        report = check_table(table, chosen, check, on_config=lambda i, n, summary, p, m: typer.echo(
-            f"  [{i}/{n}] {summary}: table {p:.2f} ms, measured {m:.2f} ms ({p / m - 1:+.1%})", err=True))
-        table.meta["check"] = report.to_dict()
-        table.save(out)
+    def progress(done: int, total: int, piece, latency) -> None:
+        if done == 1:
+            typer.echo(f"timing every piece of space {chosen.name!r} with {runtime}, {threads} thread(s) ...", err=True)
+        if done == 1 or done % 20 == 0 or done == total:
+            typer.echo(f"  [{done}/{total}] {piece.key}: {latency.ms:.3f} ms", err=True)
+
+    def checked(i: int, n: int, summary: str, predicted: float, measured: float) -> None:
+        typer.echo(f"  [{i}/{n}] {summary}: table {predicted:.2f} ms, measured {measured:.2f} ms "
+                   f"({predicted / measured - 1:+.1%})", err=True)
+
+    outcome = make_or_check_table(out, chosen, LatencySettings(runtime=runtime, threads=threads), resolution, check,
+                                  remake, on_piece=progress, on_config=checked)
+    meta = outcome.table.meta
+    if outcome.made:
+        typer.echo(f"wrote {out}: {meta['pieces']} pieces in {meta['seconds_to_make']:.0f}s")
+    else:
+        typer.echo(f"checked {out} ({meta['pieces']} pieces, made in {meta['seconds_to_make']:.0f}s)")
+    if outcome.check is not None:
+        report = outcome.check
         typer.echo(f"table error on {check} random configs measured end to end: RMSPE {report.rmspe:.1%}, "
                    f"{report.within_10_percent:.0%} within ±10% (recorded in {out})")

@@ -1,4 +1,4 @@
-"""Live progress of a search for the terminal: a bar and one line per trial."""
+"""Live progress of a search for the terminal: a bar and one line per trial, then the summary."""
 
 from __future__ import annotations
 
@@ -6,25 +6,21 @@ import os
 import sys
 import time
 
-from ..record import Status
-from ..search import TrialEvent
-from ..noise import format_accuracy
-from ..text import format_count
+from ..present.estimates import study_estimate_text
+from ..present.runs import trial_line
+from ..present.study import baseline_notes, noise_line
+from ..search.loop import StudyStart, TrialEvent
+
+__all__ = ["SearchProgress", "worker_line"]
 
 
-def trial_line(event: TrialEvent) -> str:
-    record = event.record
-    accuracy = "" if record.accuracy is None else f" acc {format_accuracy(record.accuracy, event.accuracy_sigma)}"
-    costs = "" if record.flops is None else f" {format_count(record.flops)} FLOPs {format_count(record.params)} params"
-    reason = f" ({record.reason})" if record.reason and record.status != Status.TRAINED else ""
-    seconds = 0.0 if record.wall_seconds != record.wall_seconds else record.wall_seconds
-    return (f"[{event.finished}/{event.target}] trial {record.number} {record.status}: {record.summary}"
-            f"{accuracy}{costs} in {seconds:.1f}s{reason}")
+def _line(event: TrialEvent) -> str:
+    return trial_line(event.record, event.finished, event.target, event.accuracy_sigma)
 
 
 def worker_line(event: TrialEvent) -> None:
     """One line per trial from a worker process (``run_workers``' callback: module level, so it pickles)."""
-    print(f"worker {os.getpid()} {trial_line(event)}", flush=True)
+    print(f"worker {os.getpid()} {_line(event)}", flush=True)
 
 
 class SearchProgress:
@@ -50,10 +46,12 @@ class SearchProgress:
         else:
             print(line, file=sys.stderr, flush=True)
 
-    def start(self, study: str, storage: str, target: int, done: int, notes: list[str]) -> None:
-        self.done_at_start = done
+    def start(self, start: StudyStart) -> None:
+        self.done_at_start, target, done = start.done, start.target, start.done
         state = f"resuming at {done}/{target} trials" if done else f"{target} trials"
-        self._print(f"study {study!r} in {storage}: {state}")
+        self._print(f"study {start.study!r} in {start.storage}: {state}")
+        notes = [*start.meta.legacy_notes, *baseline_notes(start.meta.skipped_baselines, start.space),
+                 noise_line(start.meta.noise_estimate)]
         for note in notes:
             self._print(f"  note: {note}")
         if self.quiet:
@@ -69,10 +67,10 @@ class SearchProgress:
 
     def estimate(self, estimate) -> None:
         """Before the first trial: the expected time per trial and of the study, broken down (a StudyEstimate)."""
-        self._print(estimate.describe())
+        self._print(study_estimate_text(estimate))
 
     def trial(self, event: TrialEvent) -> None:
-        self._print(trial_line(event))
+        self._print(_line(event))
         best = "" if event.best_feasible_accuracy is None else f" | best in budget {event.best_feasible_accuracy:.1%}"
         if self.bar is not None:
             self.bar.update(self.task, completed=event.finished, front=f"front {event.front_size}{best}")

@@ -7,8 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..search import DEFAULT_STORAGE
-from ..text import format_count, format_table
+from ..search.urls import DEFAULT_STORAGE
 from .app import (CacheDirOption, DataDirOption, DownloadOption, NoCacheOption, StorageOption, StudyOption, app,
                   friendly_errors, open_studies)
 
@@ -50,10 +49,11 @@ def pareto(
 @friendly_errors
 def show(study: StudyOption = None, storage: StorageOption = None, strict: StrictOption = False) -> None:
     """Print a study's Pareto front, each accuracy ± its uncertainty, with each point's gain over the baseline."""
-    from ..report import describe_front
+    from ..present.study import show_text
+    from ..report import study_results
 
     (chosen,) = open_studies(study, storage, one=True)
-    typer.echo(describe_front(chosen, strict=strict))
+    typer.echo(show_text(study_results(chosen), strict=strict))
 
 
 @app.command()
@@ -69,14 +69,16 @@ def export(
 ) -> None:
     """Write a trial's architecture config, with provenance, for `cost`, `train` or build_model."""
     from ..budgets import parse_budget
-    from ..export import export_trial, select_trial, trial_accuracy
-    from ..noise import format_accuracy
+    from ..export import export_trial, select_trial
+    from ..present.formats import format_accuracy, format_count
+    from ..report import study_results
 
     (chosen,) = open_studies(study, storage, one=True)
     record = select_trial(chosen, trial=trial, best=best, under=parse_budget(under) if under else None, objective=objective)
     path = export_trial(chosen, record, out, storage or DEFAULT_STORAGE)
-    known = trial_accuracy(chosen, record.number)
-    accuracy = "" if not known else f", {known['basis']} accuracy {format_accuracy(known['accuracy'], known['accuracy_sigma'])}"
+    known = study_results(chosen).trial(record.number)
+    accuracy = "" if known.accuracy != known.accuracy else \
+        f", {known.basis} accuracy {format_accuracy(known.accuracy, known.sigma)}"
     typer.echo(f"trial {record.number} of {chosen.study_name!r} ({record.summary}{accuracy}, "
                f"{format_count(record.flops)} FLOPs) -> {path}")
 
@@ -100,19 +102,24 @@ def refine(
     The refined accuracies become the study's front for show, pareto and export --best; prints how well
     the proxy ranked them (Kendall tau, next to FLOPs and params alone).
     """
+    from ..present.runs import refine_report_text
+    from ..present.study import show_text
     from ..refine import RefineSettings, refine_study
-    from ..report import describe_front
+    from ..report import study_results
 
     (chosen,) = open_studies(study, storage, one=True)
-    report = refine_study(chosen, count, RefineSettings(), on_result=echo_refined_run, data_dir=data_dir,
-                          download=download, cache_dir=cache_dir, cache=not no_cache, threads=threads, device=device, processes=workers, on_estimate=echo_refine_estimate)
-    typer.echo(report.describe())
-    typer.echo(describe_front(chosen))
+    report = refine_study(chosen, RefineSettings(count=count), on_result=echo_refined_run, data_dir=data_dir,
+                          download=download, cache_dir=cache_dir, cache=not no_cache, threads=threads, device=device,
+                          processes=workers, on_estimate=echo_refine_estimate)
+    typer.echo(refine_report_text(report))
+    typer.echo(show_text(study_results(chosen)))
 
 
 def echo_refine_estimate(estimate) -> None:
     """The refinement's runs to do, those done and its expected time, before the first run (``on_estimate``)."""
-    typer.echo(estimate.describe(), err=True)
+    from ..present.estimates import refine_estimate_line
+
+    typer.echo(refine_estimate_line(estimate), err=True)
 
 
 def echo_refined_run(run) -> None:
@@ -133,15 +140,12 @@ def calibrate(
 ) -> None:
     """Check the proxy: retrain some trials for longer and compare rankings (Kendall tau, Spearman rho) with FLOPs'."""
     from ..calibrate import calibrate as run_calibration
+    from ..present.runs import calibration_text
 
     (chosen,) = open_studies(study, storage, one=True)
     report = run_calibration(chosen, trials, epochs, threads, processes=workers,
                              on_trial=lambda n, short, long: typer.echo(f"trial {n}: proxy {short:.1%} -> longer {long:.1%}"))
-    typer.echo(f"{len(report.trials)} trials, proxy {report.proxy_epochs} epochs vs {report.long_epochs} epochs:")
-    rho = {"proxy accuracy": report.spearman_proxy, "FLOPs alone": report.spearman_flops}
-    typer.echo(format_table([[a.predictor, f"{a.tau:+.2f}", f"{a.low:+.2f} to {a.high:+.2f}",
-                              f"{rho[a.predictor]:+.2f}" if a.predictor in rho else ""] for a in report.agreement],
-                            ["predictor of the longer run", "Kendall tau", "95% interval (bootstrap)", "Spearman rho"]))
-    if not report.proxy_beats_flops:
-        typer.echo("warning: the proxy ranks no better than FLOPs alone; train longer (--proxy-epochs) "
-                   "or at a larger --proxy-resolution", err=True)
+    text, warning = calibration_text(report)
+    typer.echo(text)
+    if warning:
+        typer.echo(warning, err=True)

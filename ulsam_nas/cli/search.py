@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from ..search import SearchSettings
-from ..training import ProxySettings
-from ..training.proxy import AUTO, AUTO_IMAGES, AUTO_MAX_EPOCHS, AUTO_SUBSET
-from .app import CacheDirOption, DataDirOption, NoCacheOption, StorageOption, app, default_help, friendly_errors
+from ..search.settings import SearchSettings
+from ..training.settings import AUTO, AUTO_IMAGES, AUTO_MAX_EPOCHS, AUTO_SUBSET, ProxySettings
+from .app import CacheDirOption, DataDirOption, NoCacheOption, StorageOption, app, default_help, friendly_errors, given
 
 _SEARCH, _PROXY = SearchSettings(), ProxySettings()
 
@@ -55,11 +55,11 @@ def search(
     device: Annotated[Optional[str], typer.Option(help=default_help(
         "Proxy training device: cpu or cuda.", _PROXY.device))] = None,
     latency_device: Annotated[Optional[str], typer.Option(help=default_help(
-        "Device latency is measured on: cpu or cuda.", _SEARCH.latency_device))] = None,
+        "Device latency is measured on: cpu or cuda.", _SEARCH.latency.device))] = None,
     latency_runtime: Annotated[Optional[str], typer.Option(help=default_help(
-        "Runtime latency is timed on: onnxruntime (what ships on CPUs) or torch (eager).", _SEARCH.latency_runtime))] = None,
+        "Runtime latency is timed on: onnxruntime (what ships on CPUs) or torch (eager).", _SEARCH.latency.runtime))] = None,
     latency_threads: Annotated[Optional[int], typer.Option(help=default_help(
-        "CPU threads latency is timed with (as the device will run it).", _SEARCH.latency_threads))] = None,
+        "CPU threads latency is timed with (as the device will run it).", _SEARCH.latency.threads))] = None,
     latency_table: Annotated[Optional[str], typer.Option(
         help="Predict latency from this table (`ulsam-nas latency-table`): nothing is timed during the search.")] = None,
     resolution: Annotated[Optional[int], typer.Option(
@@ -76,7 +76,7 @@ def search(
     refine: Annotated[Optional[int], typer.Option(help=default_help(
         "After the search, retrain up to this many front points and baselines longer (3x the proxy's training images, "
         "as whole epochs over all the data; 2 seeds; on a CPU one single-threaded run per core side by side); their "
-        "accuracies become the front (0: off).", _SEARCH.refine))] = None,
+        "accuracies become the front (0: off).", _SEARCH.refine.count))] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Log lines instead of the live progress bar.")] = False,
     workers: Annotated[int, typer.Option(help="Worker processes on this machine, cores split between them "
                                               "(needs a journal: or postgresql:// storage).")] = 1,
@@ -88,39 +88,33 @@ def search(
     """
     import optuna
 
-    from ..report import describe_search
-    from ..search import run_search, run_workers
+    from ..present.runs import search_text
+    from ..search.pipeline import StudyEvents, run_study
     from .progress import SearchProgress, worker_line
+    from .results import echo_refine_estimate, echo_refined_run
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial comes from SearchProgress
-    settings = (SearchSettings.load(config) if config is not None else _SEARCH).override(
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # this process is the CLI's: one line per trial is ours
+
+    base = SearchSettings.load(config) if config is not None else _SEARCH
+    proxy = dataclasses.replace(base.proxy, **given(
+        epochs=_count_or_auto("--proxy-epochs", proxy_epochs), resolution=proxy_resolution,
+        train_subset=_count_or_auto("--proxy-subset", proxy_subset, all_ok=True), lr=proxy_lr,
+        batch_size=proxy_batch_size, threads=threads, device=device))
+    latency = dataclasses.replace(base.latency, **given(device=latency_device, runtime=latency_runtime,
+                                                         threads=latency_threads, table=latency_table))
+    settings = dataclasses.replace(base, proxy=proxy, latency=latency, **given(
         budgets=budget or None, objectives=objective or None, space=space, dataset=dataset, data_dir=data_dir,
         download=download, cache_dir=cache_dir, cache=False if no_cache else None, sampler=sampler, seed=seed,
-        trials=trials, timeout=timeout, time_budget=time_budget, resolution=resolution,
-        early_stopping=early_stopping, storage=storage, study=study, latency_device=latency_device,
-        latency_runtime=latency_runtime, latency_threads=latency_threads, latency_table=latency_table,
-        noise_seeds=noise_seeds, refine=refine,
-        proxy={"epochs": _count_or_auto("--proxy-epochs", proxy_epochs),
-               "resolution": proxy_resolution, "train_subset": _count_or_auto("--proxy-subset", proxy_subset, all_ok=True),
-               "lr": proxy_lr,
-               "batch_size": proxy_batch_size, "threads": threads, "device": device},
-    )
-    if workers > 1:
-        outcome = run_workers(settings, workers, on_trial=worker_line)
-    else:
-        with SearchProgress(quiet=quiet) as progress:
-            outcome = run_search(settings, on_start=progress.start, on_trial=progress.trial, on_estimate=progress.estimate)
-    refinement = None
-    if settings.refine and not outcome.interrupted and "accuracy" in settings.objectives:
-        from ..refine import RefineSettings, refine_study
-        from .results import echo_refine_estimate, echo_refined_run
-
-        refinement = refine_study(outcome.study, settings.refine, RefineSettings(), on_result=echo_refined_run,
-                                  data_dir=settings.data_dir, download=settings.download, cache_dir=settings.cache_dir,
-                                  cache=settings.cache, threads=settings.proxy.threads,
-                                  device=settings.proxy.device, processes=None, on_estimate=echo_refine_estimate)
-    typer.echo(describe_search(outcome, refinement))
-    if outcome.interrupted:
+        trials=trials, timeout=timeout, time_budget=time_budget, resolution=resolution, early_stopping=early_stopping,
+        storage=storage, study=study, noise_seeds=noise_seeds,
+        refine=dataclasses.replace(base.refine, count=refine) if refine is not None else None))
+    with SearchProgress(quiet=quiet or workers > 1) as progress:
+        events = StudyEvents(on_estimate=progress.estimate, on_start=progress.start,
+                             on_trial=worker_line if workers > 1 else progress.trial,
+                             on_refine_estimate=echo_refine_estimate, on_refined=echo_refined_run)
+        outcome = run_study(settings, events, workers=workers)
+    typer.echo(search_text(outcome))
+    if outcome.search.interrupted:
         typer.echo("Interrupted: the running trial was marked failed. Rerun the same command to resume.", err=True)
         raise typer.Exit(130)
 

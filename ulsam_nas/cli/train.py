@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..config import ArchConfig
-from ..text import format_count
-from ..training import TrainSettings
+from ..present.formats import format_count
+from ..training.settings import TrainSettings
 from .app import CacheDirOption, DataDirOption, DownloadOption, NoCacheOption, app, friendly_errors
 
 _TRAIN = TrainSettings()
@@ -45,7 +45,7 @@ def train_command(
     from rich.progress import Progress
 
     from ..deploy import check_formats, export_trained
-    from ..training import train
+    from ..training.full import train
 
     arch = ArchConfig.load(config)
     settings = TrainSettings(dataset=dataset, data_dir=data_dir, download=download, cache_dir=cache_dir,

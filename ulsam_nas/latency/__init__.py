@@ -1,13 +1,17 @@
 """Latency: measured on the runtime that ships, interleaved with a reference so it holds still, or
 predicted from a table of pieces timed once on the target device.
 
-``runtimes`` (ONNX Runtime, eager PyTorch), ``measure`` (direct and interleaved
-timing, the per-study :class:`LatencyMeter`) and ``table`` (latency tables).
+``settings`` (the torch-free records), ``runtimes`` (ONNX Runtime, eager PyTorch), ``measure`` (direct and
+interleaved timing), ``table`` (latency tables), ``table_check`` (a table's error, measured) and ``meter`` (a
+study's :class:`LatencyMeter`, over measure and table).
 """
 
-from .measure import Latency, LatencyMeter, LatencySettings, describe_latency, direct, interleaved
-from .runtimes import DEFAULT_RUNTIME, RUNTIMES, make_runner
-from .table import LatencyTable, TableCheck, check_table, make_table
+from ..lazy import lazy_exports
+from .settings import DEFAULT_RUNTIME, RUNTIMES, Latency, LatencySettings
+
+_LAZY = {"LatencyMeter": ".meter", "LatencyTable": ".table", "TableCheck": ".table_check", "check_table": ".table_check",
+         "make_table": ".table", "make_or_check_table": ".table_check", "TableOutcome": ".table_check", "direct": ".measure", "interleaved": ".measure", "make_runner": ".runtimes"}
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 __all__ = ["DEFAULT_RUNTIME", "RUNTIMES", "Latency", "LatencyMeter", "LatencySettings", "LatencyTable", "TableCheck",
-           "check_table", "describe_latency", "direct", "interleaved", "make_runner", "make_table"]
+           "TableOutcome", "check_table", "direct", "interleaved", "make_or_check_table", "make_runner", "make_table"]

@@ -1,4 +1,4 @@
-"""Latency that holds still on a noisy machine: timed interleaved with a fixed reference network.
+"""Timing one network: directly, or interleaved with a fixed reference network so that it holds still.
 
 On a shared VM one network's latency drifts by tens of percent from minute to
 minute (other tenants, frequency changes). Here each candidate run alternates
@@ -16,61 +16,13 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from dataclasses import dataclass
 
-from ..builder import build_model
-from ..config import ArchConfig
-from .runtimes import DEFAULT_RUNTIME, RUNTIMES, Runner, make_runner
+from .runtimes import Runner
+from .settings import Latency
 
-__all__ = ["Latency", "LatencyMeter", "LatencySettings", "describe_latency", "direct", "interleaved"]
+__all__ = ["direct", "interleaved"]
 
 _MEDIAN_SE = 1.2533 / 1.349  # standard error of a median = this x IQR / sqrt(n), for roughly normal samples
-
-
-@dataclass(frozen=True)
-class LatencySettings:
-    """How latency is obtained: runtime, threads, device, or a latency table to predict from."""
-
-    runtime: str = DEFAULT_RUNTIME
-    threads: int = 1
-    device: str = "cpu"
-    table: str | None = None  # a latency table (ulsam-nas latency-table): predict, never measure
-    seconds: float = 2.0  # timing window of one measurement (the reference's own: twice that)
-
-    def __post_init__(self) -> None:
-        if self.runtime not in RUNTIMES:
-            raise ValueError(f"latency runtime: unknown runtime {self.runtime!r}; valid: {', '.join(RUNTIMES)}")
-        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
-            raise ValueError(f"latency threads: must be a positive integer, got {self.threads!r}")
-        if self.runtime == "onnxruntime" and self.device != "cpu":
-            raise ValueError("latency runtime: onnxruntime is timed on the CPU here; use --latency-runtime torch for cuda")
-
-
-@dataclass(frozen=True)
-class Latency:
-    """One network's latency (batch 1, milliseconds) and how sure it is."""
-
-    ms: float
-    uncertainty_ms: float  # one standard error of the estimate
-    runtime: str
-    threads: int | None
-    device: str
-    method: str  # "interleaved", "direct" or "table"
-    repeats: int = 0  # timed runs (pairs, for interleaved)
-    iqr_ms: float = 0.0  # interquartile range of the runs (of the pairs' estimates, for interleaved)
-
-    def describe(self) -> str:
-        return describe_latency(self.ms, self.uncertainty_ms, self.runtime, self.device, self.threads, self.method)
-
-
-def describe_latency(ms: float, uncertainty_ms: float | None, runtime: str | None, device: str | None,
-                     threads: int | None, method: str | None) -> str:
-    """One line for people: value, uncertainty, and what it was measured on and how."""
-    where = f"{runtime} on {device}" + (f", {threads} thread(s)" if threads else "")
-    how = {"interleaved": "interleaved with the reference network", "direct": "median of single runs",
-           "table": "predicted from a latency table"}.get(method or "", method or "")
-    kind = "predicted" if method == "table" else "median"
-    return f"{ms:.2f} ± {uncertainty_ms or 0:.2f} ms {kind} ({where}; {how}; batch 1, BatchNorm folded)"
 
 
 def _timed(runner: Runner) -> float:
@@ -124,58 +76,3 @@ def interleaved(candidate: Runner, reference: Runner, reference_ms: float, warmu
     iqr, error = _spread(estimates)
     return Latency(statistics.median(estimates), error, candidate.runtime, candidate.threads, candidate.device,
                    "interleaved", len(ratios), iqr)
-
-
-class LatencyMeter:
-    """Measures candidates of one study against its reference network, or predicts them from a table.
-
-    The reference's own latency is measured once (``reference_ms``, stored with the study) so that
-    every candidate of a study is on the same scale.
-    """
-
-    def __init__(self, settings: LatencySettings, resolution: int, reference: ArchConfig,
-                 reference_ms: float | None = None) -> None:
-        self.settings, self.resolution, self.reference = settings, resolution, reference
-        self.table = None
-        if settings.table is not None:
-            from .table import LatencyTable
-
-            self.table = LatencyTable.load(settings.table)
-            self.table.check_usable(settings, resolution)
-        self._reference_runner: Runner | None = None
-        self._reference_ms = reference_ms
-
-    def _runner(self, config: ArchConfig) -> Runner:
-        shape = (1, 3, self.resolution, self.resolution)
-        return make_runner(build_model(config), shape, self.settings.runtime, self.settings.threads, self.settings.device)
-
-    @property
-    def reference_runner(self) -> Runner:
-        if self._reference_runner is None:
-            self._reference_runner = self._runner(self.reference)
-        return self._reference_runner
-
-    @property
-    def reference_ms(self) -> float:
-        """The reference network's latency: measured on first use (longer than a candidate) unless given."""
-        if self._reference_ms is None:
-            if self.table is not None:
-                self._reference_ms = self.table.predict(self.reference).ms
-            else:
-                self._reference_ms = direct(self.reference_runner, warmup_s=self.settings.seconds / 2,
-                                            measure_s=2 * self.settings.seconds).ms
-        return self._reference_ms
-
-    @reference_ms.setter
-    def reference_ms(self, value: float) -> None:
-        self._reference_ms = float(value)
-
-    def measure(self, config: ArchConfig) -> Latency:
-        if self.table is not None:
-            return self.table.predict(config)
-        if config.to_json() == self.reference.to_json():
-            candidate = self.reference_runner  # the reference against itself: ratio 1 by construction, still timed
-        else:
-            candidate = self._runner(config)
-        return interleaved(candidate, self.reference_runner, self.reference_ms, warmup_s=self.settings.seconds / 4,
-                           measure_s=self.settings.seconds)

@@ -18,12 +18,11 @@ import torch
 from torch import nn
 
 from .. import runtime as torch_runtime
-from ..costs import fold_batchnorm
+from ..builder import fold_batchnorm
+from .settings import DEFAULT_RUNTIME, RUNTIMES
 
-__all__ = ["DEFAULT_RUNTIME", "RUNTIMES", "Runner", "make_runner", "onnx_bytes"]
+__all__ = ["Runner", "make_runner", "onnx_bytes"]
 
-RUNTIMES = ("onnxruntime", "torch")
-DEFAULT_RUNTIME = "onnxruntime"  # what a model deployed on a CPU runs on; eager PyTorch is ~1.7x slower here
 EXPORT_TOLERANCE = 1e-3  # max |ONNX - PyTorch| on the logits of a random input
 
 

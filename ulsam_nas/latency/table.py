@@ -39,10 +39,11 @@ from ..config import ArchConfig
 from ..files import checked_output
 from ..space import SearchSpace
 from ..ulsam import ULSAM
-from .measure import Latency, LatencySettings, direct, interleaved
+from .measure import direct, interleaved
 from .runtimes import make_runner
+from .settings import Latency, LatencySettings
 
-__all__ = ["HEADER", "LatencyTable", "Piece", "TableCheck", "check_table", "make_table"]
+__all__ = ["HEADER", "LatencyTable", "Piece", "make_table", "reference_runner"]
 
 HEADER = "# ulsam-nas latency table "
 HEAD_CLASSES = (10, 1000)  # the head is timed at these class counts and interpolated linearly between them
@@ -208,20 +209,12 @@ def _versions() -> dict[str, str]:
 CALIBRATION_SEED = 10_000  # calibration networks never coincide with --check's (seeds 0, 1, ...)
 
 
-def _random_config(space: SearchSpace, rng: random.Random, num_classes: int = 1000,
-                   width: float | None = None) -> ArchConfig:
-    params = {"width": rng.choice(space.widths) if width is None else width}
-    params.update({f"drop_{b}": rng.random() < 0.5 for b in space.drop})
-    params.update({f"ulsam_{b}": rng.choice([0, *space.subspaces]) for b in space.ulsam_after})
-    return space.config_from_params(params, num_classes)
-
-
 def reference_config(space: SearchSpace) -> ArchConfig:
     """Every piece and every checked network is timed interleaved with this one: the space's widest vanilla network."""
-    return ArchConfig(backbone=space.backbone, width=max(space.widths), num_classes=1000)
+    return space.vanilla(num_classes=1000)
 
 
-def _reference_runner(space: SearchSpace, settings: LatencySettings, resolution: int):
+def reference_runner(space: SearchSpace, settings: LatencySettings, resolution: int):
     return make_runner(build_model(reference_config(space)), (1, 3, resolution, resolution), settings.runtime,
                        settings.threads, settings.device)
 
@@ -234,7 +227,7 @@ def make_table(space: SearchSpace, settings: LatencySettings, resolution: int | 
     pieces = _pieces(space, resolution)
     # Pieces are timed as ratios to the reference network, run in alternation, times its latency measured once:
     # load from other processes while the table is made cancels out, as it does for single measurements.
-    reference = _reference_runner(space, settings, resolution)
+    reference = reference_runner(space, settings, resolution)
     reference_ms = direct(reference, warmup_s=settings.seconds / 2, measure_s=2 * settings.seconds).ms
 
     def timed_network(runner) -> float:
@@ -249,7 +242,7 @@ def make_table(space: SearchSpace, settings: LatencySettings, resolution: int | 
     latencies, rows = {}, {}
     for done, (piece, module, shape) in enumerate(pieces, start=1):
         latency = timed(make_runner(module.eval(), shape, settings.runtime, settings.threads, settings.device))
-        latencies[piece.key] = (latency.ms, latency.uncertainty_ms)
+        latencies[piece.key] = (latency.ms, latency.sigma_ms)
         rows[piece.key] = [piece.kind, f"{piece.width:g}"] + ["" if value is None else str(value) for value in
                                                               (piece.block, piece.subspaces, piece.classes)] \
             + ["x".join(map(str, shape[1:]))]
@@ -264,7 +257,7 @@ def make_table(space: SearchSpace, settings: LatencySettings, resolution: int | 
     for width in space.widths:
         gaps = []
         for _ in range(calibration_configs):
-            config = _random_config(space, rng, width=width)
+            config = space.sample(rng, 1000, width=width)
             runner = make_runner(build_model(config), (1, 3, resolution, resolution), settings.runtime, settings.threads,
                                  settings.device)
             gaps.append(timed_network(runner) - table.predict(config).ms)
@@ -280,50 +273,3 @@ def make_table(space: SearchSpace, settings: LatencySettings, resolution: int | 
         "versions": _versions(), "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     return LatencyTable(meta, latencies, rows)
-
-
-@dataclass(frozen=True)
-class TableCheck:
-    """How well a table predicts whole networks measured end to end on this machine."""
-
-    configs: list[str]
-    predicted_ms: list[float]
-    measured_ms: list[float]
-
-    @property
-    def errors(self) -> list[float]:
-        return [p / m - 1 for p, m in zip(self.predicted_ms, self.measured_ms)]
-
-    @property
-    def rmspe(self) -> float:
-        return math.sqrt(sum(e * e for e in self.errors) / len(self.errors))
-
-    @property
-    def within_10_percent(self) -> float:
-        return sum(abs(e) <= 0.10 for e in self.errors) / len(self.errors)
-
-    def to_dict(self) -> dict:
-        return {"configs": len(self.configs), "rmspe": self.rmspe, "within_10_percent": self.within_10_percent}
-
-
-def check_table(table: LatencyTable, space: SearchSpace, count: int, seed: int = 0, num_classes: int = 1000,
-                on_config: Callable[[int, int, str, float, float], None] | None = None) -> TableCheck:
-    """Measure ``count`` random configs of ``space`` end to end and compare with the table's predictions."""
-    table.check_space(space)
-    settings = LatencySettings(runtime=table.meta["runtime"], threads=table.meta["threads"],
-                               device=table.meta.get("device", "cpu"))
-    rng = random.Random(seed)
-    resolution = table.meta["resolution"]
-    shape = (1, 3, resolution, resolution)
-    reference = _reference_runner(space, settings, resolution)
-    summaries, predicted, measured = [], [], []
-    for index in range(count):
-        config = _random_config(space, rng, num_classes)
-        runner = make_runner(build_model(config), shape, settings.runtime, settings.threads, settings.device)
-        summaries.append(config.summary())
-        predicted.append(table.predict(config).ms)
-        # On the table's scale: interleaved with its reference network, times the reference's latency in the table.
-        measured.append(interleaved(runner, reference, table.meta["reference_ms"], warmup_s=0.2, measure_s=1.0).ms)
-        if on_config is not None:
-            on_config(index + 1, count, summaries[-1], predicted[-1], measured[-1])
-    return TableCheck(summaries, predicted, measured)

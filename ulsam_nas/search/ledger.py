@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import optuna
 
+from ..front import weakly_dominates
 from ..metrics import METRICS
 from ..record import Status, TrialRecord
 from .stopping import EarlierTrial
@@ -28,7 +30,7 @@ class Ledger:
 
     objectives: tuple[str, ...]
     records: dict[int, TrialRecord] = field(default_factory=dict)  # finished trials by number
-    front: dict[int, tuple[float, ...]] = field(default_factory=dict)  # trial -> losses (smaller is better)
+    front: dict[int, np.ndarray] = field(default_factory=dict)  # trial -> losses (smaller is better)
     peers: list[EarlierTrial] = field(default_factory=list)
     by_config: dict[str, TrialRecord] = field(default_factory=dict)  # first finished record of each config
 
@@ -69,12 +71,12 @@ class Ledger:
             self.peers.append(EarlierTrial(tuple(record.value(c) for c in cost_columns), record.proxy_curve))
         if not record.evaluated:
             return
-        point = tuple(METRICS[o].as_loss(record.value(METRICS[o].column)) for o in self.objectives)
-        if any(v != v for v in point):  # NaN: not fully evaluated
+        point = np.array([METRICS[o].as_loss(record.value(METRICS[o].column)) for o in self.objectives])
+        if np.isnan(point).any():  # not fully evaluated
             return
-        if any(all(o <= p for o, p in zip(other, point)) for other in self.front.values()):
+        if any(weakly_dominates(other, point) for other in self.front.values()):
             return  # dominated, or equal to an earlier point (which stays, as the earliest)
         for number, other in list(self.front.items()):
-            if all(p <= o for p, o in zip(point, other)):
+            if weakly_dominates(point, other):
                 del self.front[number]
         self.front[record.number] = point

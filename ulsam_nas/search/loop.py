@@ -21,19 +21,32 @@ import pandas as pd
 from ..data import load_dataset
 from ..metrics import METRICS
 from ..record import StudyMeta, TrialRecord
-from ..report import hypervolume, pareto_front, study_noise, trials_frame
+from ..report import StudyResults, study_results, trials_frame
 from ..space import SearchSpace, load_space
-from ..training import TrainingDiverged
-from ..training.proxy import AUTO
-from .estimate import StudyEstimate, plan_search, study_progress
+from ..training.loop import TrainingDiverged
+from ..training.settings import AUTO
+from .estimate import StudyEstimate
 from .ledger import Ledger
 from .objective import Objective, Trainer
+from .plan import plan_search
 from .samplers import make_sampler
 from .settings import SearchSettings
 from .storage import StorageURL, StudyLock, heartbeat_for, make_storage, sweep_orphans, worker_id
-from .study import check_budget_reachable, prepare_study
+from .study import check_budget_reachable, prepare_study, study_progress
 
-__all__ = ["SearchOutcome", "TrialEvent", "run_search"]
+__all__ = ["SearchOutcome", "StudyStart", "TrialEvent", "run_search"]
+
+
+@dataclass(frozen=True)
+class StudyStart:
+    """What the progress display hears before the first trial: the study, where it is, how far it is."""
+
+    study: str
+    storage: str
+    space: str
+    target: int  # the study's total of trials
+    done: int  # counted before this run
+    meta: StudyMeta  # its skipped baselines and noise
 
 
 @dataclass(frozen=True)
@@ -61,20 +74,17 @@ class SearchOutcome:
     def frame(self) -> pd.DataFrame:
         return trials_frame(self.study)
 
-    def front(self) -> pd.DataFrame:
-        return pareto_front(self.frame(), self.settings.objectives)
-
-    @property
-    def reference_point(self) -> dict[str, float]:
-        return StudyMeta.from_study(self.study).reference_point
+    def results(self) -> StudyResults:
+        return study_results(self.study)
 
     def hypervolume(self) -> float:
-        return hypervolume(self.front(), self.settings.objectives, self.reference_point)
+        """Of the strict front, against the study's reference point."""
+        return self.results().hypervolume()
 
 
 def run_search(
     settings: SearchSettings,
-    on_start: Callable[[str, str, int, int, list[str]], None] | None = None,
+    on_start: Callable[[StudyStart], None] | None = None,
     on_trial: Callable[[TrialEvent], None] | None = None,
     trainer: Trainer | None = None,
     on_estimate: Callable[[StudyEstimate], None] | None = None,
@@ -83,9 +93,9 @@ def run_search(
 
     ``on_estimate`` hears, before a new study's noise runs and the first trial, the expected time per
     trial and of all the study has left: the trials, a new study's noise runs, and the refinement of up
-    to ``settings.refine`` networks that follows the search (run by the caller: ``refine.refine_study``;
-    ``refine=0`` leaves it out). With ``settings.time_budget`` the noise runs and the refinement are
-    taken out of the budget and the trial count is chosen from the rest.
+    to ``settings.refine.count`` networks that follows the search (run by ``pipeline.run_study``). With
+    ``settings.time_budget`` the noise runs and the refinement are taken out of the budget and the trial
+    count is chosen from the rest.
     """
     space = load_space(settings.space)
     if settings.deployment_resolution(space) < 32:
@@ -120,11 +130,11 @@ def run_search(
     with lock.held():
         study = optuna.create_study(storage=backend, study_name=name, sampler=sampler, load_if_exists=True,
                                     directions=[METRICS[o].direction for o in settings.objectives])
-        meta = StudyMeta.from_study(study)
-        if objective.latency is not None and meta.latency_reference_ms is not None:
-            objective.latency.reference_ms = meta.latency_reference_ms  # one scale for every worker and resume
-        notes = prepare_study(study, settings, objective, name)
-        if objective.latency is not None and meta.latency_reference_ms is None:
+        stored_reference = StudyMeta.from_study(study).latency_reference_ms
+        if objective.latency is not None and stored_reference is not None:
+            objective.latency.reference_ms = stored_reference  # one scale for every worker and resume
+        meta = prepare_study(study, settings, objective, name)
+        if objective.latency is not None and stored_reference is None:
             StudyMeta.write_latency_reference(study, objective.latency.reference_ms)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -134,7 +144,7 @@ def run_search(
     ledger.refresh(study)
     done_before = ledger.finished
     if on_start:
-        on_start(name, str(storage), planned.trials, done_before, notes)
+        on_start(StudyStart(name, str(storage), space.name, planned.trials, done_before, meta))
     interrupted = _run_trials(study, objective, ledger, lock, planned, on_trial)
     return SearchOutcome(study, str(storage), name, planned, space, ledger.finished - done_before, interrupted)
 
@@ -143,7 +153,7 @@ def _run_trials(study: optuna.Study, objective: Objective, ledger: Ledger, lock:
                 on_trial: Callable[[TrialEvent], None] | None) -> bool:
     """Claim and evaluate trials until the study's total is reached; True if interrupted (Ctrl-C)."""
     started = time.monotonic()
-    noise = study_noise(study)
+    noise = StudyMeta.from_study(study).noise_estimate
     while settings.timeout is None or time.monotonic() - started < settings.timeout:
         with lock.held():
             sweep_orphans(study)

@@ -1,9 +1,9 @@
-"""Evaluating one candidate: config -> costs -> budgets -> reuse -> proxy training -> a trial record.
+"""Evaluating one candidate: config -> costs -> budgets -> reuse -> evaluator -> a trial record.
 
-A candidate over any budget is costed but never trained; a config evaluated
-before takes over that result; otherwise it is scored by proxy training,
-stopping early when clearly dominated. The trainer and the cost measurement
-are injectable (tests and benchmarks pass their own).
+A candidate over any budget is costed but never trained; a network evaluated before takes over that
+result; otherwise the study's evaluator scores it (:class:`ProxyEvaluator`: proxy training, stopping early
+when clearly dominated). The evaluator is the one seam between the search and how candidates are scored;
+it and the cost measurement are injectable (tests and benchmarks pass their own).
 """
 
 from __future__ import annotations
@@ -16,32 +16,59 @@ import optuna
 from ..config import ArchConfig
 from ..costs import CostReport, measure_costs
 from ..data import ImageData
-from ..latency import LatencyMeter
+from ..latency.meter import LatencyMeter
+from ..latency.settings import Latency
 from ..metrics import METRICS
 from ..record import Status, TrialRecord, TrialWriter
 from ..space import SearchSpace
-from ..training import ProxyResult, TrainingDiverged, train_proxy
+from ..training.loop import TrainingDiverged
+from ..training.proxy import ProxyResult, train_proxy
+from ..training.settings import ProxySettings
 from .ledger import Ledger
 from .settings import SearchSettings
 from .stopping import StoppingRule
 from .storage import trial_state
 
-__all__ = ["Objective", "Trainer"]
+__all__ = ["Evaluator", "Objective", "ProxyEvaluator", "Trainer"]
 
 # (config, data, proxy settings, seed, on_epoch) -> result; train_proxy's signature.
 Trainer = Callable[..., ProxyResult]
+# (config, seed, on_epoch) -> result: how the search scores a candidate (``ProxyEvaluator``, ...).
+Evaluator = Callable[..., ProxyResult]
+
+
+class ProxyEvaluator:
+    """Scores a candidate by proxy training on the study's data (the default evaluator)."""
+
+    def __init__(self, data: ImageData, proxy: ProxySettings, trainer: Trainer = train_proxy) -> None:
+        self.data, self.proxy, self.trainer = data, proxy, trainer
+
+    def __call__(self, config: ArchConfig, seed: int = 0,
+                 on_epoch: Callable[[int, float], bool] | None = None) -> ProxyResult:
+        return self.trainer(config, self.data, self.proxy, seed=seed, on_epoch=on_epoch)
+
+
+def stored_costs(record: TrialRecord, resolution: int) -> CostReport:
+    """A finished trial's stored costs as the report they were measured as (budgets check these)."""
+    latency = None
+    if record.latency_ms is not None:
+        latency = Latency(record.latency_ms, record.latency_sigma_ms or 0.0, "", None, "", "stored",
+                          iqr_ms=record.latency_iqr_ms or 0.0)
+    return CostReport(flops=int(record.flops), params=int(record.params), resolution=resolution, latency=latency)
 
 
 class Objective:
     """Scores claimed trials of one study; writes each trial's record as it goes."""
 
     def __init__(self, settings: SearchSettings, space: SearchSpace, data: ImageData,
-                 trainer: Trainer = train_proxy, measure: Callable[..., CostReport] = measure_costs) -> None:
+                 trainer: Trainer = train_proxy, measure: Callable[..., CostReport] = measure_costs,
+                 evaluator: Evaluator | None = None) -> None:
         self.settings, self.space, self.data = settings, space, data
-        self.trainer, self._measure = trainer, measure
+        self.evaluator = evaluator or ProxyEvaluator(data, settings.proxy, trainer)
+        self._measure = measure
         self.resolution = settings.deployment_resolution(space)
         # Every candidate is timed against the space's widest vanilla network (or predicted from a table).
-        self.latency = LatencyMeter(settings.latency_settings, self.resolution, space.vanilla(data.num_classes)) \
+        self.latency = LatencyMeter(settings.latency, self.resolution, space.vanilla(data.num_classes)) \
             if settings.needs_latency else None
         if self.latency is not None and self.latency.table is not None:
             self.latency.table.check_space(space)
@@ -78,7 +105,7 @@ class Objective:
                 time.sleep(1.0)
             ledger.refresh(trial.study)
         source = ledger.evaluated_before(config.to_json())
-        costs = source.cost_report(self.resolution) if source else self.measure(config)
+        costs = stored_costs(source, self.resolution) if source else self.measure(config)
         writer = TrialWriter(trial)
         writer.costed(costs, time.perf_counter() - started)
         for budget in self.settings.budgets:
@@ -88,7 +115,7 @@ class Objective:
         if over:
             writer.finished(Status.INFEASIBLE, "; ".join(over))
             return self.values(0.0, costs)  # never trained; the sampler sees it as infeasible
-        if "accuracy" not in self.settings.objectives:
+        if not self.settings.trains:
             writer.finished(Status.TRAINED, "accuracy is not an objective: not trained")
             return self.values(0.0, costs)
         if source is not None:
@@ -122,7 +149,7 @@ class Objective:
             return reason is not None
 
         try:
-            result = self.trainer(config, self.data, self.settings.proxy, seed=self.settings.seed, on_epoch=on_epoch)
+            result = self.evaluator(config, seed=self.settings.seed, on_epoch=on_epoch)
         except TrainingDiverged as error:
             writer.finished(Status.FAILED, str(error))
             raise

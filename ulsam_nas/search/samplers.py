@@ -6,10 +6,9 @@ import warnings
 
 import optuna
 
-__all__ = ["DEFAULT_SAMPLER", "SAMPLERS", "make_sampler"]
+from .settings import SAMPLERS
 
-DEFAULT_SAMPLER = "tpe"  # measured best at 60 trials: benchmarks/RESULTS.md
-SAMPLERS = ("nsga2", "tpe", "random")
+__all__ = ["make_sampler"]
 
 
 def make_sampler(name: str, seed: int, trials: int) -> optuna.samplers.BaseSampler:

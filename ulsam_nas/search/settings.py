@@ -1,7 +1,7 @@
 """What defines a search: the settings record, the study-file format, and what makes a study resumable.
 
-``studies/*.yaml`` files hold a :class:`SearchSettings` as YAML; ``ulsam-nas
-search`` flags override any of its values. Defaults live here and only here.
+``studies/*.yaml`` files hold a :class:`SearchSettings` as YAML; ``ulsam-nas search`` flags override any of
+its values. Defaults live here and only here. Torch-free: the command line reads it without PyTorch.
 """
 
 from __future__ import annotations
@@ -14,15 +14,20 @@ from typing import Any
 import yaml
 
 from ..budgets import Budget, parse_budget
-from ..data import DEFAULT_DATASET, check_cache_settings
-from ..latency import DEFAULT_RUNTIME, LatencySettings
+from ..data.registry import DEFAULT_DATASET, check_cache_settings
+from ..latency.settings import LatencySettings
 from ..metrics import DEFAULT_OBJECTIVES, METRICS
+from ..study_records import StudyDefinition
 from ..resources import resolve_bundled
 from ..space import SearchSpace
-from ..training import ProxySettings
-from .samplers import DEFAULT_SAMPLER, SAMPLERS
+from ..training.settings import ProxySettings, RefineSettings
 
-__all__ = ["SearchSettings", "parse_duration"]
+__all__ = ["DEFAULT_SAMPLER", "SAMPLERS", "SearchSettings", "parse_duration"]
+
+DEFAULT_SAMPLER = "tpe"  # measured best at 60 trials: benchmarks/RESULTS.md
+SAMPLERS = ("nsga2", "tpe", "random")
+_LEGACY_LATENCY = {"latency_runtime": "runtime", "latency_threads": "threads", "latency_device": "device",
+                   "latency_table": "table"}  # study files of earlier versions: flat latency keys
 
 
 def parse_duration(text: str | float | int | None) -> float | None:
@@ -60,15 +65,12 @@ class SearchSettings:
     resolution: int | None = None  # deployment resolution; None: the space's
     proxy: ProxySettings = field(default_factory=ProxySettings)
     early_stopping: bool = True
-    latency_device: str = "cpu"
-    latency_threads: int = 1
-    latency_runtime: str = DEFAULT_RUNTIME  # onnxruntime (what ships on CPUs) or torch (eager)
-    latency_table: str | None = None  # predict latency from this table (ulsam-nas latency-table), never measure
+    latency: LatencySettings = field(default_factory=LatencySettings)
     storage: str | None = None
     study: str | None = None
     heartbeat_seconds: int = 10  # database storages: a worker silent for 3x this is failed and its trial retried
     noise_seeds: int = 3  # a new study proxy-trains its vanilla baseline with this many seeds (< 2: not measured)
-    refine: int = 8  # after the search, retrain up to this many front points and baselines longer (0: off)
+    refine: RefineSettings = field(default_factory=RefineSettings)  # after the search (count 0: off)
 
     def __post_init__(self) -> None:
         budgets = (self.budgets,) if isinstance(self.budgets, (str, Budget)) else self.budgets
@@ -84,13 +86,12 @@ class SearchSettings:
             raise ValueError(f"sampler: unknown sampler {self.sampler!r}; valid: {', '.join(SAMPLERS)}")
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
             raise ValueError(f"trials: must be a positive integer, got {self.trials!r}")
-        for name in ("noise_seeds", "refine"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name.replace('_', '-')}: must be an integer >= 0, got {value!r}")
+        if isinstance(self.noise_seeds, bool) or not isinstance(self.noise_seeds, int) or self.noise_seeds < 0:
+            raise ValueError(f"noise-seeds: must be an integer >= 0, got {self.noise_seeds!r}")
+        if not isinstance(self.refine, RefineSettings):  # a study file's or the command line's count
+            object.__setattr__(self, "refine", RefineSettings(count=self.refine))
         object.__setattr__(self, "timeout", parse_duration(self.timeout))
         check_cache_settings(self.cache_dir, self.cache)
-        self.latency_settings  # noqa: B018 (validates the latency settings)
         try:
             object.__setattr__(self, "time_budget", parse_duration(self.time_budget))
         except ValueError as error:
@@ -105,9 +106,9 @@ class SearchSettings:
         return tuple(o for o in self.objectives if o != "accuracy")
 
     @property
-    def latency_settings(self) -> LatencySettings:
-        return LatencySettings(runtime=self.latency_runtime, threads=self.latency_threads, device=self.latency_device,
-                               table=self.latency_table)
+    def trains(self) -> bool:
+        """Whether candidates are trained at all (accuracy is an objective)."""
+        return "accuracy" in self.objectives
 
     @property
     def needs_latency(self) -> bool:
@@ -118,17 +119,21 @@ class SearchSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SearchSettings":
+        values = dict(data)
+        latency = {_LEGACY_LATENCY[key]: values.pop(key) for key in list(values) if key in _LEGACY_LATENCY}
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
+        unknown = set(values) - names
         if unknown:
             raise ValueError(f"study: unknown key(s) {', '.join(sorted(unknown))}; valid keys: {', '.join(sorted(names))}")
-        values = dict(data)
-        if isinstance(values.get("proxy"), dict):
-            proxy_names = {f.name for f in dataclasses.fields(ProxySettings)}
-            bad = set(values["proxy"]) - proxy_names
-            if bad:
-                raise ValueError(f"study proxy: unknown key(s) {', '.join(sorted(bad))}; valid: {', '.join(sorted(proxy_names))}")
-            values["proxy"] = ProxySettings(**values["proxy"])
+        for key, kind in (("proxy", ProxySettings), ("latency", LatencySettings), ("refine", RefineSettings)):
+            given = values.get(key)
+            if isinstance(given, dict) or (key == "latency" and latency):
+                given = {**(given or {}), **latency} if key == "latency" else given
+                known = {f.name for f in dataclasses.fields(kind)}
+                bad = set(given) - known
+                if bad:
+                    raise ValueError(f"study {key}: unknown key(s) {', '.join(sorted(bad))}; valid: {', '.join(sorted(known))}")
+                values[key] = kind(**given)
         return cls(**values)
 
     @classmethod
@@ -151,25 +156,12 @@ class SearchSettings:
         values["objectives"] = list(self.objectives)
         return values
 
-    def override(self, proxy: dict[str, Any] | None = None, **fields: Any) -> "SearchSettings":
-        """A copy with the given values replaced; None means "not given" and keeps the current value."""
-        given = {key: value for key, value in fields.items() if value is not None}
-        proxy_given = {key: value for key, value in (proxy or {}).items() if value is not None}
-        if proxy_given:
-            given["proxy"] = dataclasses.replace(self.proxy, **proxy_given)
-        return dataclasses.replace(self, **given)
-
-    def defining(self, space: SearchSpace, num_classes: int) -> dict[str, Any]:
+    def definition(self, space: SearchSpace, num_classes: int) -> StudyDefinition:
         """What makes results comparable: a resumed study must match this exactly."""
-        return {
-            "space": dataclasses.asdict(space) | {"widths": list(space.widths), "drop": list(space.drop),
-                                                  "ulsam_after": list(space.ulsam_after), "subspaces": list(space.subspaces)},
-            "dataset": self.dataset, "num_classes": num_classes, "budgets": self.budget_texts,
-            "objectives": list(self.objectives), "resolution": self.deployment_resolution(space),
-            "proxy": {k: v for k, v in dataclasses.asdict(self.proxy).items() if k not in ("threads", "device")},
-            "seed": self.seed, "early_stopping": self.early_stopping,
-        } | ({"latency": {"runtime": self.latency_runtime, "threads": self.latency_threads, "device": self.latency_device,
-                          "table": self.latency_table}} if self.needs_latency else {})
+        return StudyDefinition(space=space, dataset=self.dataset, num_classes=num_classes, budgets=tuple(self.budget_texts),
+                               objectives=self.objectives, resolution=self.deployment_resolution(space), proxy=self.proxy,
+                               seed=self.seed, early_stopping=self.early_stopping,
+                               latency=self.latency if self.needs_latency else None)
 
     def study_name(self, space: SearchSpace) -> str:
         """The given study name, or one built from space, dataset, budgets and (non-default) objectives."""

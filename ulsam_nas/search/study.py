@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Callable
 
 import optuna
 
@@ -19,42 +20,42 @@ from ..costs import measure_costs
 from ..metrics import METRICS
 from ..noise import NoiseEstimate
 from ..record import StudyMeta, TrialRecord
+from ..study_records import SkippedBaseline, StudyDefinition
 from ..space import SearchSpace
-from ..training import ProxyResult, ProxySettings, TrainingDiverged
-from .objective import Objective, Trainer
+from ..training.loop import TrainingDiverged
+from ..training.proxy import ProxyResult
+from .ledger import Ledger
+from .objective import Evaluator, Objective
 from .settings import SearchSettings
 
-__all__ = ["check_budget_reachable", "measure_noise", "prepare_study"]
+__all__ = ["StudyProgress", "check_budget_reachable", "measure_noise", "prepare_study", "study_progress"]
 
 
-def prepare_study(study: optuna.Study, settings: SearchSettings, objective: Objective, name: str) -> list[str]:
+def prepare_study(study: optuna.Study, settings: SearchSettings, objective: Objective, name: str) -> StudyMeta:
     """Record what defines a new study, measure its noise and queue its baselines; check a resumed one matches.
 
-    Returns notes for the user (the last one on the study's noise). Runs under the study lock: while the
-    first worker measures the noise (a few proxy trainings), other workers wait for the lock, then find
-    the study made and go on to claim trials.
+    Returns the study's metadata (its skipped baselines and noise are what the user hears). Runs under the
+    study lock: while the first worker measures the noise (a few proxy trainings), other workers wait for the
+    lock, then find the study made and go on to claim trials.
     """
-    defining = settings.defining(objective.space, objective.data.num_classes)
+    definition = settings.definition(objective.space, objective.data.num_classes)
     meta = StudyMeta.from_study(study)
     if not meta.written:
         # First, before anything is stored: a crash while measuring leaves no half-made study behind.
         noise, runs = measure_noise(objective, settings.noise_seeds)
-        notes = _enqueue_baselines(study, objective)
-        StudyMeta(settings=defining, objectives=settings.objectives, sampler=settings.sampler,
-                  validation_images=len(objective.data.val_labels), reference_point=_reference_point(objective),
-                  baseline_notes=tuple(notes), noise=noise.to_dict()).write(study)
+        skipped = _enqueue_baselines(study, objective)
+        meta = StudyMeta(definition=definition, objectives=settings.objectives, sampler=settings.sampler,
+                         validation_images=len(objective.data.val_labels), reference_point=_reference_point(objective),
+                         skipped_baselines=tuple(skipped), noise=noise)
+        meta.write(study)
         if runs:
-            objective.trainer = ReplayingTrainer(objective.trainer, runs, settings.proxy)
-        return notes + [noise.describe()]
-    _check_same_study(name, meta.settings, defining)
+            objective.evaluator = ReplayingEvaluator(objective.evaluator, runs)
+        return meta
+    _check_same_study(name, meta.definition, definition)
     directions = [optuna.study.StudyDirection[METRICS[o].direction.upper()] for o in settings.objectives]
     if list(study.directions) != directions:
         raise ValueError(f"study {name!r} has other objectives; choose another --study name")
-    return list(meta.baseline_notes) + [NoiseEstimate.from_dict(meta.noise, meta.validation_images).describe()]
-
-
-def _baseline_width(space: SearchSpace) -> float:
-    return 1.0 if 1.0 in space.widths else max(space.widths)
+    return meta
 
 
 def measure_noise(objective: Objective, seeds: int) -> tuple[NoiseEstimate, dict[tuple[str, int], ProxyResult]]:
@@ -62,12 +63,12 @@ def measure_noise(objective: Objective, seeds: int) -> tuple[NoiseEstimate, dict
 
     Seeds are the study's seed and the ones after it, so the run with the study's own seed is exactly the
     vanilla baseline trial's training: returned (config key, seed) -> result, for that trial to replay
-    instead of training again (:class:`ReplayingTrainer`). The other runs are extra proxy trainings.
+    instead of training again (:class:`ReplayingEvaluator`). The other runs are extra proxy trainings.
     """
     settings, space, data = objective.settings, objective.space, objective.data
-    vanilla = ArchConfig(backbone=space.backbone, width=_baseline_width(space), num_classes=data.num_classes)
+    vanilla = space.vanilla(data.num_classes, space.baseline_width)
     validation_images = len(data.val_labels)
-    if "accuracy" not in settings.objectives:
+    if not settings.trains:
         return NoiseEstimate(validation_images, reason="accuracy is not an objective"), {}
     if seeds < 2:
         return NoiseEstimate(validation_images, reason=f"--noise-seeds {seeds}: fewer than 2 seeds"), {}
@@ -77,7 +78,7 @@ def measure_noise(objective: Objective, seeds: int) -> tuple[NoiseEstimate, dict
     started = time.perf_counter()
     for seed in range(settings.seed, settings.seed + seeds):
         try:
-            runs[(vanilla.to_json(), seed)] = objective.trainer(vanilla, data, settings.proxy, seed=seed, on_epoch=None)
+            runs[(vanilla.to_json(), seed)] = objective.evaluator(vanilla, seed=seed, on_epoch=None)
         except TrainingDiverged as error:
             return NoiseEstimate(validation_images, network=vanilla.summary(),
                                  reason=f"the vanilla network's proxy training diverged: {error}"), {}
@@ -91,50 +92,48 @@ def measure_noise(objective: Objective, seeds: int) -> tuple[NoiseEstimate, dict
     return noise, ({(vanilla.to_json(), settings.seed): results[0]} if reused else {})
 
 
-class ReplayingTrainer:
-    """The search's trainer, except that a run the noise measurement made already is replayed, not repeated.
+class ReplayingEvaluator:
+    """The search's evaluator, except that a run the noise measurement made already is replayed, not repeated.
 
-    Same config, data, proxy settings and seed: the same training. Its epochs are reported to
-    ``on_epoch`` as training would report them, so early stopping decides exactly as it would have.
-    Each stored run is replayed once; anything else is trained by the wrapped trainer.
+    Same network and seed, same evaluator: the same training. Its epochs are reported to ``on_epoch`` as
+    training would report them, so early stopping decides exactly as it would have. Each stored run is
+    replayed once; anything else goes to the wrapped evaluator.
     """
 
-    def __init__(self, trainer: Trainer, runs: dict[tuple[str, int], ProxyResult], proxy: ProxySettings) -> None:
-        self.trainer, self.runs, self.proxy = trainer, dict(runs), proxy
+    def __init__(self, evaluator: Evaluator, runs: dict[tuple[str, int], ProxyResult]) -> None:
+        self.evaluator, self.runs = evaluator, dict(runs)
 
-    def __call__(self, config: ArchConfig, data, settings: ProxySettings, seed: int = 0,
+    def __call__(self, config: ArchConfig, seed: int = 0,
                  on_epoch: Callable[[int, float], bool] | None = None) -> ProxyResult:
-        result = self.runs.pop((config.to_json(), seed), None) if settings == self.proxy else None
+        result = self.runs.pop((config.to_json(), seed), None)
         if result is None:
-            return self.trainer(config, data, settings, seed=seed, on_epoch=on_epoch)
+            return self.evaluator(config, seed=seed, on_epoch=on_epoch)
         for epoch, accuracy in enumerate(result.curve[:-1], start=1):
             if on_epoch is not None and on_epoch(epoch, accuracy):
                 return dataclasses.replace(result, accuracy=accuracy, curve=result.curve[:epoch], stopped_early=True)
         return result
 
 
-def _enqueue_baselines(study: optuna.Study, objective: Objective) -> list[str]:
-    """Queue the in-budget baselines the space can express; return notes on the others."""
-    space, notes = objective.space, []
-    width = _baseline_width(space)
-    for label, config in baselines_for(space.backbone, width, objective.data.num_classes).items():
+def _enqueue_baselines(study: optuna.Study, objective: Objective) -> list[SkippedBaseline]:
+    """Queue the in-budget baselines the space can express; return the others."""
+    space, skipped = objective.space, []
+    for label, config in baselines_for(space.backbone, space.baseline_width, objective.data.num_classes).items():
         params = space.params_for(config)
         if params is None:
-            notes.append(f"baseline {label!r} is outside space {space.name}: not evaluated")
+            skipped.append(SkippedBaseline(label, outside_space=True))
             continue
         over = objective.over_budget(objective.measure(config))
         if over:
-            notes.append(f"baseline {label!r} is over budget ({'; '.join(over)}): not evaluated")
+            skipped.append(SkippedBaseline(label, over_budget=tuple(over)))
             continue
         study.enqueue_trial(params, user_attrs=TrialRecord.enqueued_attrs(baseline=label))
-    return notes
+    return skipped
 
 
 def _reference_point(objective: Objective) -> dict[str, float]:
     """Fixed per study: the budget where there is one, else the cost of the space's vanilla network at its widest."""
     space, settings = objective.space, objective.settings
-    widest = ArchConfig(backbone=space.backbone, width=max(space.widths), num_classes=objective.data.num_classes)
-    vanilla = objective.measure(widest)
+    vanilla = objective.measure(space.vanilla(objective.data.num_classes))
     reference = {"accuracy": 0.0}
     for name in settings.cost_objectives:
         limits = [b.limit for b in settings.budgets if b.metric == name]
@@ -142,10 +141,11 @@ def _reference_point(objective: Objective) -> dict[str, float]:
     return reference
 
 
-def _check_same_study(name: str, stored: dict[str, Any], defining: dict[str, Any]) -> None:
-    differing = [key for key in defining if stored.get(key) != defining[key]]
+def _check_same_study(name: str, stored: StudyDefinition, now: StudyDefinition) -> None:
+    differing = stored.differences(now)
     if differing:
-        details = "; ".join(f"{k}: stored {stored.get(k)!r}, now {defining[k]!r}" for k in differing[:2])
+        before, after = stored.to_dict(), now.to_dict()
+        details = "; ".join(f"{k}: stored {before.get(k)!r}, now {after.get(k)!r}" for k in differing[:2])
         raise ValueError(f"study {name!r} was created with other settings ({', '.join(differing)}); "
                          f"use --study NEW_NAME for a new study or the original settings to resume. {details}")
 
@@ -155,11 +155,30 @@ def check_budget_reachable(space: SearchSpace, settings: SearchSettings, num_cla
     budgets = [b for b in settings.budgets if b.metric in ("flops", "params")]
     if not budgets:
         return
-    cheapest = space.config_from_params(
-        {"width": min(space.widths)} | {f"drop_{b}": True for b in space.drop} | {f"ulsam_{b}": 0 for b in space.ulsam_after},
-        num_classes)
+    cheapest = space.cheapest(num_classes)
     report = measure_costs(cheapest, settings.deployment_resolution(space))
     over = [b.describe_excess(report) for b in budgets if b.violation(report) > 0]
     if over:
         raise ValueError(f"budget: nothing in space {space.name} can meet it: its cheapest network ({cheapest.summary()}) "
                          f"has {'; '.join(over)}")
+
+
+@dataclass(frozen=True)
+class StudyProgress:
+    """What a study has done already, read before the search opens it (all nothing for a new study)."""
+
+    finished: int = 0  # trials counted towards the total
+    created: bool = False  # made by ulsam-nas search: its noise is measured (or was not wanted) already
+    refined_runs: int = 0  # refinement runs stored
+
+
+def study_progress(backend, name: str, objectives: tuple[str, ...]) -> StudyProgress:
+    """What the study ``name`` has done already (nothing if it does not exist yet); creates nothing."""
+    try:
+        study = optuna.load_study(study_name=name, storage=backend)
+    except KeyError:
+        return StudyProgress()
+    ledger = Ledger(objectives)
+    ledger.refresh(study)
+    meta = StudyMeta.from_study(study)
+    return StudyProgress(ledger.finished, meta.written, len(meta.refined))

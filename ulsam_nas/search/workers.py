@@ -53,8 +53,9 @@ def run_workers(settings: SearchSettings, workers: int,
     name = settings.study_name(space)
     # The study is created under its lock by whichever worker comes first.
     devices = spread_over_gpus(settings.proxy.device, workers)
-    per_worker = [settings.override(proxy={"threads": settings.proxy.threads or threads, "device": device},
-                                    study=name, storage=str(storage)) for device in devices]
+    per_worker = [dataclasses.replace(settings, study=name, storage=str(storage),
+                                      proxy=dataclasses.replace(settings.proxy, threads=settings.proxy.threads or threads,
+                                                                device=device)) for device in devices]
     try:
         done_before = _finished(str(storage), name)
     except ValueError:  # a new study

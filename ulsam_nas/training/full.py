@@ -1,7 +1,7 @@
 """Full training of an architecture config: the step from a search result to a trained network.
 
-Standard recipe: SGD with Nesterov momentum, linear warm-up then cosine decay,
-weight decay, label smoothing, random-crop (and flip) augmentation. Metrics go
+The shared recipe (``recipe.py``: SGD with Nesterov momentum, warm-up then cosine
+decay, weight decay, label smoothing) with random-crop (and flip) augmentation. Metrics go
 to ``metrics.csv``/``metrics.json`` in the output folder each epoch, with
 ``last.pt`` (everything needed to resume exactly) and ``best.pt``. Runs on
 several processes with ``torchrun`` (see ``distributed.py``).
@@ -25,51 +25,12 @@ from .. import runtime
 from ..builder import build_model
 from ..config import ArchConfig
 from ..costs import measure_costs
-from ..data import DEFAULT_DATASET, check_cache_settings, load_dataset
+from ..data import load_dataset
 from .distributed import join_process_group, process_device, rank_and_world_size, wrap_for_processes
-from .loop import (TrainingDiverged, check_run_settings, evaluate, make_optimizer, train_one_epoch,
-                   warmup_cosine_schedule)
+from .loop import TrainingDiverged, evaluate, prepare_training, train_one_epoch
+from .settings import TrainSettings
 
 __all__ = ["TrainReport", "TrainSettings", "load_trained", "train"]
-
-_NO_FLIP = ("digits", "mnist", "svhn")  # mirrored digits are other digits
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    dataset: str = DEFAULT_DATASET
-    data_dir: str | None = None
-    download: bool = False
-    cache_dir: str | None = None  # decoded-dataset cache (None: ~/.cache/ulsam-nas)
-    cache: bool = True  # False: decode every image again and write nothing (--no-cache)
-    epochs: int = 30
-    resolution: int = 224
-    batch_size: int = 64
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 4e-5
-    label_smoothing: float = 0.1
-    warmup_epochs: int = 1
-    train_subset: int | None = None
-    flip: bool | None = None  # None: on, except for digit datasets
-    seed: int = 0
-    threads: int | None = None
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        # 32 px: the smallest input every config runs on (and costs are counted at)
-        check_run_settings(self, prefix="", min_resolution=32)
-        check_cache_settings(self.cache_dir, self.cache)
-
-    @property
-    def uses_flip(self) -> bool:
-        return self.flip if self.flip is not None else self.dataset not in _NO_FLIP
-
-    def resumable_fields(self) -> dict:
-        """Settings that must not change across a resume (threads and device may)."""
-        machine_only = ("threads", "device", "data_dir", "cache_dir", "cache")
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in machine_only}
-
 
 @dataclass(frozen=True)
 class TrainReport:
@@ -123,12 +84,9 @@ def train(
 
     started = time.perf_counter()
     with runtime.threads(settings.threads), runtime.seeded(settings.seed, device):
-        model = build_model(config).to(device, memory_format=torch.channels_last)
-        mean, std = (stat.to(device) for stat in data.channel_stats())
         steps_per_epoch = max(1, len(data.train_labels) // (settings.batch_size * world_size))
-        optimizer = make_optimizer(model, settings.lr, settings.momentum, settings.weight_decay)
-        scheduler = warmup_cosine_schedule(optimizer, settings.warmup_epochs * steps_per_epoch,
-                                           settings.epochs * steps_per_epoch)
+        model, optimizer, scheduler = prepare_training(config, settings, device, settings.epochs * steps_per_epoch)
+        mean, std = (stat.to(device) for stat in data.channel_stats())
         generator = torch.Generator().manual_seed(settings.seed)  # the epochs' orders and augmentations
         history: list[dict] = []
         if resume:

@@ -23,9 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["EpochStats", "Evaluation", "TrainingDiverged", "check_run_settings", "evaluate", "make_optimizer",
-           "mixed_precision", "normalise", "one_cycle_schedule", "recalibrate_batchnorm", "train_one_epoch",
-           "warmup_cosine_schedule"]
+from ..builder import build_model, zero_init_residuals
+from ..config import ArchConfig
+
+__all__ = ["BATCHNORM_BATCH", "BATCHNORM_IMAGES", "EpochStats", "Evaluation", "TrainingDiverged", "evaluate",
+           "evaluation_batch_size", "make_optimizer", "mixed_precision", "normalise", "prepare_training",
+           "recalibrate_batchnorm", "train_one_epoch", "warmup_cosine_schedule"]
 
 
 BATCHNORM_IMAGES = 512  # training images BatchNorm statistics are re-estimated from before an evaluation
@@ -55,25 +58,6 @@ class Evaluation:
     top5: float  # top-k with k = min(5, classes)
 
 
-def check_run_settings(settings, prefix: str, min_resolution: int, auto: tuple[str, ...] = ()) -> None:
-    """The checks every run's settings share: positive epochs, resolution and batch size, a positive learning rate.
-
-    The fields named in ``auto`` may also be "auto" (chosen later, by dataset size).
-    """
-    for name in ("epochs", "resolution", "batch_size"):
-        value = getattr(settings, name)
-        if name in auto and value == "auto":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            allowed = " or 'auto'" if name in auto else ""
-            raise ValueError(f"{prefix}{name}: must be a positive integer{allowed}, got {value!r}")
-    if settings.resolution < min_resolution:
-        raise ValueError(f"{prefix}resolution: must be >= {min_resolution} pixels, got {settings.resolution}")
-    lr = settings.lr
-    if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"{prefix}lr: must be a positive number, got {lr!r}")
-
-
 def normalise(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """uint8 batch -> normalised float32 in channels_last, on the device of ``mean``."""
     batch = images.to(mean.device, non_blocking=True).float().div_(255).sub_(mean.view(1, 3, 1, 1)).div_(std.view(1, 3, 1, 1))
@@ -92,24 +76,34 @@ def make_optimizer(model: nn.Module, lr: float, momentum: float, weight_decay: f
                            fused=fused)
 
 
-def one_cycle_schedule(optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int) -> torch.optim.lr_scheduler.OneCycleLR:
-    """Proxy schedule: a short warm-up (15% of the steps), then cosine annealing; a few epochs still converge."""
-    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps, pct_start=0.15,
-                                               anneal_strategy="cos")
-
-
 def warmup_cosine_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int,
                            total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Full-training schedule: linear warm-up over ``warmup_steps``, then cosine decay to zero."""
+    """The recipe's schedule: linear warm-up over ``warmup_steps``, then cosine decay to zero."""
 
     # A plain function, not a callable object: LambdaLR then leaves it out of its state_dict,
     # so checkpoints hold the step count only and resume with whatever this code says.
     def factor(step: int) -> float:
-        if step < warmup_steps:
+        if step < warmup_steps:  # warmup_steps 0: no warm-up
             return (step + 1) / warmup_steps
         return 0.5 * (1 + math.cos(math.pi * (step - warmup_steps) / max(1, total_steps - warmup_steps)))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def prepare_training(config: ArchConfig, settings, device: torch.device,
+                     total_steps: int) -> tuple[nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """A new network of ``config`` on ``device`` with the optimiser and schedule of the recipe in ``settings``
+    (a ``ProxySettings`` or ``TrainSettings``) for ``total_steps`` steps: the start of every training run."""
+    model = build_model(config).to(device, memory_format=torch.channels_last).train()
+    if settings.zero_init_residual:
+        zero_init_residuals(model)
+    optimizer = make_optimizer(model, settings.lr, settings.momentum, settings.weight_decay)
+    if getattr(settings, "one_cycle", False):  # TEMPORARY: the proxy's schedule before the recipe fix
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, total_steps=total_steps,
+                                                        pct_start=settings.warmup, anneal_strategy="cos")
+    else:
+        scheduler = warmup_cosine_schedule(optimizer, round(settings.warmup * total_steps), total_steps)
+    return model, optimizer, scheduler
 
 
 def train_one_epoch(

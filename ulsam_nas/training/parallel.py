@@ -22,9 +22,10 @@ import torch.multiprocessing
 from ..config import ArchConfig
 from ..data import ImageData
 from .loop import TrainingDiverged
-from .proxy import ProxyResult, ProxySettings
+from .proxy import ProxyResult
+from .settings import ProxySettings
 
-__all__ = ["MAX_PROCESSES", "Job", "Outcome", "side_by_side", "train_jobs"]
+__all__ = ["MAX_PROCESSES", "Job", "Outcome", "side_by_side", "train_each", "train_jobs"]
 
 MAX_PROCESSES = 8  # each process holds its own model, activations and a PyTorch runtime (about 0.5-1 GiB)
 
@@ -78,6 +79,19 @@ def train_jobs(jobs: Iterable[Job], data: ImageData, settings: ProxySettings, tr
             for process in list((pool._processes or {}).values()):  # the executor has no terminate()
                 process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def train_each(jobs: Iterable[Job], data: ImageData, settings: ProxySettings,
+               on_result: Callable[[int, int, ProxyResult], None], trainer: Trainer, processes: int = 1) -> list[str]:
+    """Train every job and hand each result to ``on_result`` as it finishes; returns a line per run whose training
+    diverged (those are skipped). Refinement and calibration retrain through this."""
+    failed = []
+    for number, seed, result in train_jobs(jobs, data, settings, trainer, processes):
+        if isinstance(result, str):
+            failed.append(f"trial {number} seed {seed}: {result}")
+        else:
+            on_result(number, seed, result)
+    return failed
 
 
 def train_job(trainer: Trainer, data: ImageData, settings: ProxySettings, job: Job) -> Outcome:

@@ -1,15 +1,13 @@
 """Proxy training: a short training run whose validation accuracy scores a search candidate.
 
-Runs at a reduced proxy resolution (the architecture and its costs stay those
-of the deployment resolution), with a one-cycle schedule, on an optional
-seeded subset of the training images; BatchNorm statistics are re-estimated
-before each evaluation. On a GPU the images move to it once, as uint8, and
-every step reads from there (see ``loop.py`` for the rest of the GPU path).
+Runs at a reduced proxy resolution (the architecture and its costs stay those of the deployment
+resolution) with the shared recipe (``recipe.py``), on an optional seeded subset of the training images;
+BatchNorm statistics are re-estimated before each evaluation. On a GPU the images move to it once, as
+uint8, and every step reads from there (see ``loop.py`` for the rest of the GPU path).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -17,63 +15,12 @@ from typing import Callable
 import torch
 
 from .. import runtime
-from ..builder import build_model
 from ..config import ArchConfig
 from ..data import ImageData
-from .loop import (BATCHNORM_IMAGES, check_run_settings, evaluate, make_optimizer, one_cycle_schedule,
-                   recalibrate_batchnorm, train_one_epoch)
+from .loop import BATCHNORM_IMAGES, evaluate, prepare_training, recalibrate_batchnorm, train_one_epoch
+from .settings import ProxySettings
 
-__all__ = ["AUTO", "ProxyResult", "ProxySettings", "epochs_for", "train_proxy"]
-
-
-AUTO = "auto"
-# The default proxy by dataset size, chosen on the proxy-fidelity ladder (benchmarks/RESULTS.md, "Proxy
-# fidelity"): a subset of at most AUTO_SUBSET training images, trained for as many epochs as reach about
-# AUTO_IMAGES images (at most AUTO_MAX_EPOCHS; a large dataset gets one epoch).
-AUTO_SUBSET = 10_000
-AUTO_IMAGES = 10_000
-AUTO_MAX_EPOCHS = 4
-
-
-def epochs_for(images: float, per_epoch: int) -> int:
-    """The whole epochs (at least one) of ``per_epoch`` images that come closest to training on ``images`` images."""
-    return max(1, round(images / max(1, per_epoch)))
-
-
-@dataclass(frozen=True)
-class ProxySettings:
-    epochs: int | str = AUTO  # "auto": by dataset size (see AUTO_IMAGES)
-    resolution: int = 48  # proxy input size in pixels
-    train_subset: int | str | None = AUTO  # at most this many training images (None: all; "auto": by dataset size)
-    batch_size: int = 64
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 4e-5
-    label_smoothing: float = 0.1
-    threads: int | None = None  # CPU threads (None: PyTorch's default)
-    device: str = "cpu"  # or "cuda"
-
-    def __post_init__(self) -> None:
-        check_run_settings(self, prefix="proxy ", min_resolution=16, auto=("epochs",))
-        if self.train_subset == "all":  # as a study file or the command line may say it
-            object.__setattr__(self, "train_subset", None)
-        subset = self.train_subset
-        if subset is not None and subset != AUTO and (isinstance(subset, bool) or not isinstance(subset, int) or subset < 2):
-            raise ValueError(f"proxy train_subset: must be an integer >= 2, 'auto' or empty (all), got {subset!r}")
-
-    @property
-    def is_resolved(self) -> bool:
-        return AUTO not in (self.epochs, self.train_subset)
-
-    def resolve(self, train_images: int) -> "ProxySettings":
-        """These settings for a dataset of ``train_images`` training images: every "auto" made a number."""
-        subset = self.train_subset
-        if subset == AUTO:
-            subset = AUTO_SUBSET if train_images > AUTO_SUBSET else None
-        epochs = self.epochs
-        if epochs == AUTO:
-            epochs = min(AUTO_MAX_EPOCHS, epochs_for(AUTO_IMAGES, min(train_images, subset or train_images)))
-        return dataclasses.replace(self, epochs=epochs, train_subset=subset)
+__all__ = ["ProxyResult", "train_proxy"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +30,7 @@ class ProxyResult:
     seconds: float = 0.0  # training and evaluation time
     images_per_second: float = 0.0  # training throughput
     stopped_early: bool = False
+    losses: list[float] = field(default_factory=list)  # mean training loss of each epoch
 
 
 def train_proxy(
@@ -112,17 +60,17 @@ def train_proxy(
     steps_per_epoch = max(1, len(labels) // settings.batch_size)
 
     with runtime.threads(settings.threads), runtime.seeded(seed, device), runtime.gpu_kernels(device):
-        model = build_model(config).to(device, memory_format=torch.channels_last).train()
-        optimizer = make_optimizer(model, settings.lr, settings.momentum, settings.weight_decay)
-        scheduler = one_cycle_schedule(optimizer, settings.lr, steps_per_epoch * settings.epochs)
+        model, optimizer, scheduler = prepare_training(config, settings, device, steps_per_epoch * settings.epochs)
         generator = torch.Generator().manual_seed(seed)  # the epochs' orders
         curve: list[float] = []
+        losses: list[float] = []
         trained_images, train_seconds = 0, 0.0
         for epoch in range(1, settings.epochs + 1):
             order = torch.randperm(len(labels), generator=generator)
             stats = train_one_epoch(model, images, labels, order, optimizer, scheduler, mean, std,
                                     batch_size=settings.batch_size, epoch=epoch, label_smoothing=settings.label_smoothing)
             trained_images, train_seconds = trained_images + stats.images, train_seconds + stats.seconds
+            losses.append(stats.mean_loss)
             recalibrate_batchnorm(model, images[order[:BATCHNORM_IMAGES].to(images.device)], mean, std)
             curve.append(evaluate(model, val_images, val_labels, mean, std).top1)
             if on_epoch is not None and epoch < settings.epochs and on_epoch(epoch, curve[-1]):
@@ -130,4 +78,5 @@ def train_proxy(
     return ProxyResult(
         accuracy=curve[-1], curve=curve, seconds=time.perf_counter() - started,
         images_per_second=trained_images / max(train_seconds, 1e-9), stopped_early=len(curve) < settings.epochs,
+        losses=losses,
     )

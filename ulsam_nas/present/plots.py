@@ -14,15 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from .budgets import parse_budget
-from .files import checked_output
-from .metrics import get_metric
-from .record import EVALUATED, Status, StudyMeta
-from .report import final_view, hypervolume_history, pareto_front, trials_frame
+from ..budgets import parse_budget
+from ..files import checked_output
+from ..metrics import Metric, get_metric
+from ..record import EVALUATED, Status
+from ..report import StudyResults, pareto_front
 
 __all__ = ["FrontPlotInfo", "front_plot_info", "hypervolume_histories", "plot_fronts", "plot_hypervolume"]
-
-_EVALUATED = [status.value for status in EVALUATED]
 
 
 @dataclass
@@ -42,37 +40,35 @@ class FrontPlotInfo:
     refined: bool = False  # front y values are refined accuracies (proxy_y: the proxy's)
 
 
-def front_plot_info(study, x: str = "flops", y: str = "accuracy", strict: bool = False) -> FrontPlotInfo:
+def _points(trials, x: Metric, y: Metric) -> pd.DataFrame:
+    """Trials as plot rows: trial, x and y in plot units, label, y's error bar and the proxy's y beside it."""
+    rows = [{"trial": t.number, "x": t.value(x.name) * x.plot_scale, "y": t.value(y.name) * y.plot_scale,
+             "label": t.record.baseline, "yerr": t.sigma * y.plot_scale, "proxy_y": t.proxy_accuracy * y.plot_scale}
+            for t in trials]
+    return pd.DataFrame(rows, columns=["trial", "x", "y", "label", "yerr", "proxy_y"])
+
+
+def front_plot_info(results: StudyResults, x: str = "flops", y: str = "accuracy", strict: bool = False) -> FrontPlotInfo:
     x_metric, y_metric = get_metric(x, "--x"), get_metric(y, "--y")
-    frame = trials_frame(study)
-
-    def pick(rows: pd.DataFrame) -> pd.DataFrame:
-        picked = pd.DataFrame({"trial": rows["trial"], "x": rows[x_metric.column] * x_metric.plot_scale,
-                               "y": rows[y_metric.column] * y_metric.plot_scale, "label": rows["baseline"]})
-        if y_metric.column == "accuracy":
-            picked["yerr"] = rows["accuracy_sigma"] * y_metric.plot_scale
-            if "proxy_accuracy" in rows:
-                picked["proxy_y"] = rows["proxy_accuracy"] * y_metric.plot_scale
-        return picked.reset_index(drop=True)
-
+    trials = results.trials
+    evaluated = [t for t in trials if t.record.status in EVALUATED and t.record.feasible is not False]
+    limits = [b.limit * x_metric.plot_scale for b in map(parse_budget, results.meta.budgets) if b.metric == x]
     objectives = list(dict.fromkeys([y, x]))
-    evaluated = frame["status"].isin(_EVALUATED) & (frame["feasible"] != False)  # noqa: E712
-    budgets = [parse_budget(text) for text in StudyMeta.from_study(study).budgets]
-    limits = [b.limit * x_metric.plot_scale for b in budgets if b.metric == x]
-    view = final_view(frame)
-    front = pick(pareto_front(view, objectives, strict=True)).sort_values("x")
-    noisy = pareto_front(view, objectives) if not strict else view.iloc[:0]
-    within_noise = pick(noisy[~noisy["trial"].isin(front["trial"])]).sort_values("x")
+    final = results.final()
+    strict_front = [p.trial for p in pareto_front(final, objectives, strict=True)]
+    noisy = [] if strict else [p.trial for p in pareto_front(final, objectives) if not p.strict]
     return FrontPlotInfo(
-        study=study.study_name, x=x, y=y,
-        trained=pick(frame[evaluated]).dropna(subset=["x", "y"]),
-        stopped=pick(frame[frame["status"] == Status.STOPPED_EARLY.value]).dropna(subset=["x", "y"]),
-        untrained=pick(frame[frame["status"].isin([Status.INFEASIBLE.value, Status.FAILED.value])]).dropna(subset=["x"]),
-        front=front.reset_index(drop=True),
-        baselines=pick(frame[(frame["baseline"] != "") & evaluated]).dropna(subset=["x", "y"]),
+        study=results.name, x=x, y=y,
+        trained=_points(evaluated, x_metric, y_metric).dropna(subset=["x", "y"]),
+        stopped=_points([t for t in trials if t.record.status == Status.STOPPED_EARLY], x_metric,
+                        y_metric).dropna(subset=["x", "y"]),
+        untrained=_points([t for t in trials if t.record.status in (Status.INFEASIBLE, Status.FAILED)], x_metric,
+                          y_metric).dropna(subset=["x"]),
+        front=_points(strict_front, x_metric, y_metric).sort_values("x").reset_index(drop=True),
+        baselines=_points([t for t in evaluated if t.record.baseline], x_metric, y_metric).dropna(subset=["x", "y"]),
         budget=min(limits) if limits else None,
-        within_noise=within_noise.reset_index(drop=True),
-        refined=bool((view["basis"] == "refined").any()),
+        within_noise=_points(noisy, x_metric, y_metric).sort_values("x").reset_index(drop=True),
+        refined=results.refined,
     )
 
 
@@ -147,13 +143,12 @@ def plot_fronts(infos: list[FrontPlotInfo], out: str | Path, resolution: int | N
     return _save(fig, out)
 
 
-def hypervolume_histories(studies) -> dict[str, pd.DataFrame]:
+def hypervolume_histories(studies: list[StudyResults]) -> dict[str, pd.DataFrame]:
     histories = {}
-    for study in studies:
-        meta = StudyMeta.from_study(study)
-        if not meta.reference_point or not meta.written:
-            raise ValueError(f"study {study.study_name!r} has no recorded reference point (not written by ulsam-nas?)")
-        histories[study.study_name] = hypervolume_history(trials_frame(study), meta.objectives, meta.reference_point)
+    for results in studies:
+        if not results.meta.reference_point or not results.meta.written:
+            raise ValueError(f"study {results.name!r} has no recorded reference point (not written by ulsam-nas?)")
+        histories[results.name] = results.hypervolume_history()
     return histories
 
 

@@ -5,7 +5,7 @@ import torch
 
 from ulsam_nas.data import load_dataset
 
-from .conftest import write_mnist
+from tests.conftest import make_image_folder, write_mnist
 
 
 def test_digits_are_bundled_and_split_without_overlap():
@@ -71,7 +71,6 @@ def test_bad_folders_are_clear_errors(tmp_path, layout, message):
         (root / "a").mkdir()
         (root / "a" / "readme.txt").write_text("x")
     if layout == "one_class":
-        from .conftest import make_image_folder
         make_image_folder(root, classes=1)
     if layout == "all_broken":
         (root / "a").mkdir()

@@ -6,24 +6,25 @@ import os
 import pytest
 import torch
 
-from ulsam_nas import data as data_module
+from tests.conftest import write_image, write_mnist
+from ulsam_nas.data import images as images_module
 from ulsam_nas.data import load_dataset
-from ulsam_nas.data_cache import CACHE_ENV, default_cache_dir
-
-from .conftest import write_image, write_mnist
+from ulsam_nas.data import loaders as loaders_module
+from ulsam_nas.data.cache import CACHE_ENV, default_cache_dir
 
 
 @pytest.fixture
 def decodes(monkeypatch):
-    """Counts images decoded (every path goes through _pil_to_uint8)."""
+    """Counts images decoded (image files and torchvision's images all go through pil_to_uint8)."""
     count = [0]
-    decode = data_module._pil_to_uint8
+    decode = images_module.pil_to_uint8
 
     def counting(image, resolution):
         count[0] += 1
         return decode(image, resolution)
 
-    monkeypatch.setattr(data_module, "_pil_to_uint8", counting)
+    monkeypatch.setattr(images_module, "pil_to_uint8", counting)
+    monkeypatch.setattr(loaders_module, "pil_to_uint8", counting)
     return count
 
 

@@ -1,0 +1,141 @@
+"""The training recipe before and after the fix, side by side: deep and shallow networks, several seeds.
+
+    python -m benchmarks.recipe --data /tmp/cifar5-dev [--epochs 12] [--seeds 2] [--workers 2] [--report]
+
+Each network of :data:`NETWORKS` (three deep, three shallow) is trained by ``ulsam-nas train``'s training at
+32 px on all the training images with the recipe before the fix (:data:`BEFORE`: ``train``'s defaults until
+then) and with today's defaults (``TrainSettings()``), each with ``--seeds`` seeds. Runs are stored in
+``benchmarks/recipe.json`` as they finish (``runstore.py``: resumable, one single-threaded process per core).
+The report gives each network's final top-1 before and after (seed mean and spread), the difference with its
+uncertainty and whether it exceeds the noise (``noise.difference_margin``), and the final training losses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import platform
+import statistics
+from pathlib import Path
+
+import torch
+
+from ulsam_nas import ArchConfig
+from ulsam_nas.noise import difference_margin
+from ulsam_nas.training.full import train
+from ulsam_nas.training.settings import TrainSettings
+
+from .runstore import RunStore, spawn_workers
+
+RESOLUTION = 32
+ALL_DROPPABLE = [3, 5, 6, 8, 9, 10, 12, 13, 15, 16]
+NETWORKS: dict[str, tuple[str, ArchConfig]] = {
+    "w1.0 vanilla": ("deep", ArchConfig(width=1.0)),
+    "w0.75 vanilla": ("deep", ArchConfig(width=0.75)),
+    "w1.0 paper drop 13,16 + ulsam 16:4": ("deep", ArchConfig(drop=[13, 16], ulsam=[{"after": 16, "subspaces": 4}])),
+    "w1.0 drop all 10": ("shallow", ArchConfig(drop=ALL_DROPPABLE)),
+    "w0.5 drop 9 of 10 (block 3 kept)": ("shallow", ArchConfig(width=0.5, drop=ALL_DROPPABLE[1:])),
+    # the 60-trial cifar5-dev study's `export --best` (benchmarks/RESULTS.md), as that study stored it
+    "w0.75 cifar5-dev study's best": ("shallow", ArchConfig(width=0.75, drop=[3, 8, 10, 12, 15, 16], ulsam=[
+        {"after": a, "subspaces": g} for a, g in ((10, 4), (12, 2), (13, 4), (15, 2), (16, 8), (17, 4))])),
+}
+# train's recipe before the fix: lr 0.05 at batch 64, one epoch of warm-up, no zero-initialised residual BatchNorm
+BEFORE = {"lr": 0.05, "zero_init_residual": False, "weight_decay": 4e-5, "label_smoothing": 0.1, "batch_size": 64}
+
+
+def settings_of(recipe: str, data: str, epochs: int, seed: int) -> TrainSettings:
+    common = TrainSettings(dataset=f"imagefolder:{data}", epochs=epochs, resolution=RESOLUTION, seed=seed, threads=1)
+    return dataclasses.replace(common, **BEFORE, warmup=1 / epochs) if recipe == "before" else common
+
+
+def runs_of(seeds: int, recipes: tuple[str, ...] = ("before", "after")) -> list[str]:
+    return [f"{recipe}|{name}|{seed}" for seed in range(seeds) for name in NETWORKS for recipe in recipes]
+
+
+def train_run(store: RunStore, run: str, data: str, epochs: int) -> None:
+    recipe, name, seed = run.split("|")
+    settings = settings_of(recipe, data, epochs, int(seed))
+    out = store.folder(run)
+    train(NETWORKS[name][1], settings, out, resume=(out / "last.pt").exists(),
+          on_epoch=lambda m: print(f"  {run} epoch {m['epoch']}/{epochs}: top-1 {m['top1']:.1%}, loss "
+                                   f"{m['train_loss']:.3f}, {m['seconds']:.0f}s", flush=True))
+    history = json.loads((out / "metrics.json").read_text())
+    values = dataclasses.asdict(settings)
+    store.store(run, {"top1": [m["top1"] for m in history], "train_loss": [m["train_loss"] for m in history],
+                      "recipe": {k: values[k] for k in ("lr", "warmup", "zero_init_residual", "weight_decay",
+                                                        "batch_size", "label_smoothing")}},
+                epochs=epochs, resolution=RESOLUTION, dataset=f"cifar5-dev ({data})",
+                machine=f"{platform.processor() or platform.machine()}, 1 thread per run, torch {torch.__version__}")
+    print(f"stored {run}: {history[-1]['top1']:.1%}", flush=True)
+
+
+def report(data: dict) -> str:
+    runs = data["runs"]
+    lines = [f"Recipe before and after on {data.get('dataset')}, {data.get('epochs')} epochs at {RESOLUTION} px; "
+             f"{data.get('machine')}",
+             "| network | kind | before: top-1 (seeds) | after: top-1 (seeds) | after - before | beyond noise? | "
+             "final training loss before / after |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    spreads = []
+    rows = []
+    for name, (kind, _) in NETWORKS.items():
+        finals = {recipe: [runs[k]["top1"][-1] for k in runs if k.startswith(f"{recipe}|{name}|")] for recipe in
+                  ("before", "after")}
+        losses = {recipe: [runs[k]["train_loss"][-1] for k in runs if k.startswith(f"{recipe}|{name}|")] for recipe in
+                  ("before", "after")}
+        spreads += [statistics.stdev(values) for values in finals.values() if len(values) >= 2]
+        rows.append((name, kind, finals, losses))
+    sd = math.sqrt(statistics.mean(s * s for s in spreads)) if spreads else math.nan  # pooled seed sd
+    for name, kind, finals, losses in rows:
+        if not finals["before"] or not finals["after"]:
+            lines.append(f"| {name} | {kind} | {_cell(finals['before'])} | {_cell(finals['after'])} | | | |")
+            continue
+        difference = statistics.mean(finals["after"]) - statistics.mean(finals["before"])
+        sigmas = [sd / math.sqrt(len(finals[r])) for r in ("before", "after")]
+        margin = difference_margin(*sigmas)
+        verdict = "yes" if abs(difference) > margin else "no (within noise)"
+        lines.append(f"| {name} | {kind} | {_cell(finals['before'])} | {_cell(finals['after'])} | "
+                     f"{difference * 100:+.1f} ± {math.hypot(*sigmas) * 100:.1f} | {verdict} | "
+                     f"{statistics.mean(losses['before']):.2f} / {statistics.mean(losses['after']):.2f} |")
+    lines.append(f"pooled seed-to-seed sd {sd:.1%}; a difference counts beyond 2 x its uncertainty (noise.py's rule)")
+    return "\n".join(lines)
+
+
+def _cell(values: list[float]) -> str:
+    return ("" if not values else f"{statistics.mean(values):.1%} ({', '.join(f'{v:.1%}' for v in values)})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="an image folder with train/ and test/ (or val/) class folders")
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--recipes", default="before,after", help="which to train: before, after or both")
+    parser.add_argument("--results", type=Path, default=Path("benchmarks/recipe.json"))
+    parser.add_argument("--report", action="store_true")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    store = RunStore(args.results, Path("benchmarks/reference/runs/recipe"))
+    if not args.report:
+        if not args.data:
+            parser.error("--data is needed to train")
+        runs = runs_of(args.seeds, tuple(args.recipes.split(",")))
+        if not args.worker:
+            left = [run for run in runs if run not in store.load()["runs"]]
+            print(f"{len(left)} runs to go of {len(runs)}, {args.workers} at a time (4-20 min each on one core)",
+                  flush=True)
+        if args.worker or args.workers == 1:
+            torch.set_num_threads(1)
+            store.work(runs, lambda run: train_run(store, run, args.data, args.epochs))
+        else:
+            spawn_workers("benchmarks.recipe", ["--data", args.data, "--epochs", str(args.epochs), "--seeds",
+                                                str(args.seeds), "--recipes", args.recipes, "--results",
+                                                str(args.results)], args.workers)
+    if not args.worker:
+        print(report(store.load()))
+
+
+if __name__ == "__main__":
+    main()
