@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import time
 
@@ -46,8 +47,10 @@ def plain_loop(config, data, settings: ProxySettings, seed: int) -> tuple[float,
     model = plain_model(config).to(device).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
                                 weight_decay=settings.weight_decay, nesterov=True)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, total_steps=len(loader) * settings.epochs,
-                                                   pct_start=0.15, anneal_strategy="cos")
+    total = len(loader) * settings.epochs
+    warmup = round(settings.warmup * total)  # the recipe's schedule, written out as a textbook loop would
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: (step + 1) / warmup if step < warmup else
+                                                 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup))))
     seen, seconds = 0, 0.0
     for _ in range(settings.epochs):
         start = time.perf_counter()

@@ -1,10 +1,11 @@
 """A short fixed-seed search gives exactly the trial records recorded before the redesign.
 
 ``tests/data/pinned_search.json`` was written by the pre-redesign code and
-re-recorded once since, on purpose: ``builder.DepthwiseConv2d`` computes
-depthwise convolutions on maps of 2x2 pixels or less as products, which
-changes the training's float rounding at this test's 16 px, 3 epochs amplify
-it and the sampler took other configs from trial 7 on. It covers every status
+re-recorded since only on purpose: for ``builder.DepthwiseConv2d`` (float
+rounding at this test's 16 px), and for the training recipe fixed in issue 17
+(a lower learning rate, zero-initialised residual BatchNorm, warm-up then
+cosine instead of one-cycle). Redesign II replayed the record before it
+bit for bit (with the proxy's one-cycle schedule of the time). It covers every status
 a search writes: a baseline, infeasible, trained, reused and stopped early. Costs, configs, statuses and reasons must match exactly;
 accuracies to within one validation image, so that another CPU's
 floating-point kernels do not fail the test (on the machine that recorded

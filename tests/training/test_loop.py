@@ -181,8 +181,7 @@ def test_warmup_then_cosine_to_zero():
 
 def test_a_run_starts_with_the_recipe_of_its_settings():
     config = ArchConfig(width=0.35, num_classes=10, drop=[5, 6, 9, 10, 12, 13, 15, 16])
-    settings = ProxySettings(epochs=1, resolution=16, lr=0.3, weight_decay=1e-3, warmup=0.25, zero_init_residual=True,
-                             one_cycle=False)
+    settings = ProxySettings(epochs=1, resolution=16, lr=0.3, weight_decay=1e-3, warmup=0.25, zero_init_residual=True)
     model, optimizer, scheduler = prepare_training(config, settings, torch.device("cpu"), total_steps=8)
     residual = [m for m in model.modules() if isinstance(m, InvertedResidual) and m.use_res_connect]
     plain = [m for m in model.modules() if isinstance(m, InvertedResidual) and not m.use_res_connect]

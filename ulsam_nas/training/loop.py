@@ -25,6 +25,7 @@ from torch import nn
 
 from ..builder import build_model, zero_init_residuals
 from ..config import ArchConfig
+from .settings import Recipe
 
 __all__ = ["BATCHNORM_BATCH", "BATCHNORM_IMAGES", "EpochStats", "Evaluation", "TrainingDiverged", "evaluate",
            "evaluation_batch_size", "make_optimizer", "mixed_precision", "normalise", "prepare_training",
@@ -90,19 +91,15 @@ def warmup_cosine_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int,
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def prepare_training(config: ArchConfig, settings, device: torch.device,
+def prepare_training(config: ArchConfig, settings: Recipe, device: torch.device,
                      total_steps: int) -> tuple[nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-    """A new network of ``config`` on ``device`` with the optimiser and schedule of the recipe in ``settings``
-    (a ``ProxySettings`` or ``TrainSettings``) for ``total_steps`` steps: the start of every training run."""
+    """A new network of ``config`` on ``device`` with the optimiser and schedule of ``settings``' recipe (a
+    ``ProxySettings`` or ``TrainSettings``) for ``total_steps`` steps: the start of every training run."""
     model = build_model(config).to(device, memory_format=torch.channels_last).train()
     if settings.zero_init_residual:
         zero_init_residuals(model)
     optimizer = make_optimizer(model, settings.lr, settings.momentum, settings.weight_decay)
-    if getattr(settings, "one_cycle", False):  # TEMPORARY: the proxy's schedule before the recipe fix
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, total_steps=total_steps,
-                                                        pct_start=settings.warmup, anneal_strategy="cos")
-    else:
-        scheduler = warmup_cosine_schedule(optimizer, round(settings.warmup * total_steps), total_steps)
+    scheduler = warmup_cosine_schedule(optimizer, round(settings.warmup * total_steps), total_steps)
     return model, optimizer, scheduler
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from ..data.registry import DEFAULT_DATASET, check_cache_settings
 from . import recipe
 
-__all__ = ["AUTO", "AUTO_IMAGES", "AUTO_MAX_EPOCHS", "AUTO_SUBSET", "ProxySettings", "RefineSettings", "TrainSettings",
-           "check_run_settings", "epochs_for"]
+__all__ = ["AUTO", "AUTO_IMAGES", "AUTO_MAX_EPOCHS", "AUTO_SUBSET", "ProxySettings", "Recipe", "RefineSettings",
+           "TrainSettings", "check_run_settings", "epochs_for"]
 
 AUTO = "auto"
 # The default proxy by dataset size, chosen on the proxy-fidelity ladder (benchmarks/RESULTS.md, "Proxy
@@ -58,21 +58,26 @@ def _legacy(values: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
     return {**before, **values}
 
 
+@dataclass(frozen=True, kw_only=True)
+class Recipe:
+    """How every run trains (``recipe.py`` holds the defaults and why): proxy, refined and full training share it."""
+
+    batch_size: int = recipe.BATCH_SIZE
+    lr: float = recipe.LR  # peak learning rate
+    momentum: float = recipe.MOMENTUM
+    weight_decay: float = recipe.WEIGHT_DECAY
+    label_smoothing: float = recipe.LABEL_SMOOTHING
+    warmup: float = recipe.WARMUP  # share of the steps spent warming up
+    zero_init_residual: bool = recipe.ZERO_INIT_RESIDUAL  # each residual block starts as the identity
+
+
 @dataclass(frozen=True)
-class ProxySettings:
+class ProxySettings(Recipe):
     """Proxy training: a short run whose validation accuracy scores a search candidate."""
 
     epochs: int | str = AUTO  # "auto": by dataset size (see AUTO_IMAGES)
     resolution: int = 48  # proxy input size in pixels
     train_subset: int | str | None = AUTO  # at most this many training images (None: all; "auto": by dataset size)
-    batch_size: int = recipe.BATCH_SIZE
-    lr: float = recipe.PROXY_LR
-    momentum: float = recipe.MOMENTUM
-    weight_decay: float = recipe.WEIGHT_DECAY
-    label_smoothing: float = recipe.LABEL_SMOOTHING
-    warmup: float = recipe.WARMUP  # share of the steps spent warming up
-    zero_init_residual: bool = recipe.ZERO_INIT_RESIDUAL
-    one_cycle: bool = True  # TEMPORARY
     threads: int | None = None  # CPU threads (None: PyTorch's default)
     device: str = "cpu"  # or "cuda"
 
@@ -147,7 +152,7 @@ class RefineSettings:
 
 
 @dataclass(frozen=True)
-class TrainSettings:
+class TrainSettings(Recipe):
     """Full training of a chosen network (``ulsam-nas train``): the proxy's recipe, long, with augmentation."""
 
     dataset: str = DEFAULT_DATASET
@@ -157,13 +162,6 @@ class TrainSettings:
     cache: bool = True  # False: decode every image again and write nothing (--no-cache)
     epochs: int = 30
     resolution: int = 224
-    batch_size: int = recipe.BATCH_SIZE
-    lr: float = recipe.FULL_LR
-    momentum: float = recipe.MOMENTUM
-    weight_decay: float = recipe.WEIGHT_DECAY
-    label_smoothing: float = recipe.LABEL_SMOOTHING
-    warmup: float = recipe.WARMUP  # share of the steps spent warming up
-    zero_init_residual: bool = recipe.ZERO_INIT_RESIDUAL
     train_subset: int | None = None
     flip: bool | None = None  # None: on, except for digit datasets
     seed: int = 0
