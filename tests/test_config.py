@@ -118,3 +118,20 @@ def test_missing_file_is_a_value_error(tmp_path):
 def test_canonical_json_is_a_stable_key():
     assert json.loads(CONFIGS[1].to_json()) == CONFIGS[1].to_dict()
     assert CONFIGS[1].to_json() == ArchConfig.from_json(CONFIGS[1].to_json()).to_json()
+
+
+def test_a_stage_keeps_its_first_blocks_in_the_canonical_form():
+    assert ArchConfig(drop=[5]).canonical() == ArchConfig(drop=[6]).canonical() == ArchConfig(drop=[6])
+    one_network = [ArchConfig(drop=[16], ulsam=[{"after": 15, "subspaces": 4}]),
+                   ArchConfig(drop=[16], ulsam=[{"after": 16, "subspaces": 4}]),
+                   ArchConfig(drop=[15], ulsam=[{"after": 16, "subspaces": 4}])]
+    assert {config.canonical() for config in one_network} == {one_network[0]}
+    assert ArchConfig(backbone="mobilenet_v1", drop=[9], ulsam=[{"after": 9, "subspaces": 4}]).canonical() == \
+        ArchConfig(backbone="mobilenet_v1", drop=[11], ulsam=[{"after": 8, "subspaces": 4}])
+    assert ArchConfig(drop=[13, 16]).depths == (1, 1, 2, 3, 4, 2, 2, 1, 1)
+
+
+def test_stacked_ulsams_have_no_canonical_form():
+    stacked = ArchConfig(drop=[16], ulsam=[{"after": 15, "subspaces": 4}, {"after": 16, "subspaces": 8}])
+    with pytest.raises(ValueError, match="ULSAMs after blocks 15 and 16 both attend block 15's output"):
+        stacked.canonical()

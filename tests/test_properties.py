@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ulsam_nas import ArchConfig, build_model
+from ulsam_nas.costs import count_flops
 
 placements = st.lists(st.fixed_dictionaries({"after": st.integers(-2, 21), "subspaces": st.integers(-1, 40)}), max_size=3)
 configs = st.fixed_dictionaries({
@@ -40,3 +41,28 @@ def test_any_text_is_a_config_or_a_value_error(text):
         ArchConfig.from_yaml(text)
     except ValueError as error:
         assert str(error)
+
+
+V2_DROPPABLE = [3, 5, 6, 8, 9, 10, 12, 13, 15, 16]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sets(st.sampled_from(V2_DROPPABLE)), st.sampled_from([0.35, 0.5, 1.0]),
+       st.lists(st.tuples(st.integers(1, 17), st.sampled_from([1, 2, 4])), max_size=3, unique_by=lambda p: p[0]))
+def test_any_drop_set_and_its_canonical_form_are_the_same_network(drop, width, placements):
+    config = ArchConfig(width=width, num_classes=7, drop=sorted(drop),
+                        ulsam=[{"after": after, "subspaces": g} for after, g in placements])
+    try:
+        canonical = config.canonical()
+    except ValueError as error:  # two ULSAMs attending one block: refused, not silently changed
+        assert "one ULSAM per block" in str(error)
+        return
+    assert canonical.canonical() == canonical and canonical.depths == config.depths
+    ours, theirs = build_model(config), build_model(canonical)
+    # the same layers in the same order: every parameter and buffer shape, hence FLOPs and params
+    assert [t.shape for t in ours.state_dict().values()] == [t.shape for t in theirs.state_dict().values()]
+    assert count_flops(ours, 64) == count_flops(theirs, 64)
+    theirs.load_state_dict(dict(zip(theirs.state_dict(), ours.state_dict().values())))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(theirs.eval()(x), ours.eval()(x))  # with the same weights: the same outputs

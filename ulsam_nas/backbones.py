@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["DEFAULT_RESOLUTION", "BlockSpec", "BACKBONES", "backbone_blocks", "classifier_channels", "describe_blocks", "feature_sizes",
-           "make_divisible", "valid_subspaces"]
+__all__ = ["DEFAULT_RESOLUTION", "BlockSpec", "BACKBONES", "Stage", "backbone_blocks", "backbone_stages",
+           "classifier_channels", "describe_blocks", "feature_sizes", "make_divisible", "valid_subspaces"]
 
 DEFAULT_RESOLUTION = 224  # the deployment input size costs are counted at, unless a user says otherwise
 
@@ -100,6 +100,37 @@ def backbone_blocks(backbone: str, width: float = 1.0) -> tuple[BlockSpec, ...]:
     return BACKBONES[backbone](width)
 
 
+@dataclass(frozen=True)
+class Stage:
+    """A block that changes shape (stride 2 or new channels) and the droppable blocks of the same shape after it.
+
+    The droppable blocks of a stage are interchangeable (same channels, stride 1, expansion): a network keeps
+    some number of them, its depth, and the canonical network keeps the first ones (Once-for-All's elastic depth).
+    """
+
+    blocks: tuple[int, ...]
+
+    @property
+    def first(self) -> int:
+        return self.blocks[0]
+
+    @property
+    def droppable(self) -> tuple[int, ...]:
+        return self.blocks[1:]
+
+
+@lru_cache(maxsize=None)
+def backbone_stages(backbone: str) -> tuple[Stage, ...]:
+    """The backbone's blocks grouped into stages (the same at every width: widths scale channels alike)."""
+    groups: list[list[int]] = []
+    for spec in backbone_blocks(backbone, 1.0):
+        if spec.droppable and groups:
+            groups[-1].append(spec.index)
+        else:
+            groups.append([spec.index])
+    return tuple(Stage(tuple(group)) for group in groups)
+
+
 def classifier_channels(backbone: str, width: float = 1.0) -> int:
     """Channels entering the classifier (the last block's output)."""
     return backbone_blocks(backbone, width)[-1].out_channels
@@ -121,12 +152,19 @@ def valid_subspaces(channels: int, choices: tuple[int, ...] | None = None) -> li
     return [g for g in candidates if channels % g == 0]
 
 
-def describe_blocks(backbone: str, width: float, resolution: int) -> list[dict]:
-    """Every numbered block: kind, channels, stride, output size, droppable, valid ULSAM subspace counts."""
+MIN_PROXY_MAP = 3  # ULSAM is searched where the proxy sees a map of at least 3x3 (space.SearchSpace.visible)
+
+
+def describe_blocks(backbone: str, width: float, resolution: int, proxy_resolution: int | None = None) -> list[dict]:
+    """Every numbered block: its stage (first block), kind, channels, stride, output size (at the proxy resolution
+    too), droppable, whether a search places ULSAM after it, valid ULSAM subspace counts."""
     specs = backbone_blocks(backbone, width)
+    stage_of = {block: stage.first for stage in backbone_stages(backbone) for block in stage.blocks}
+    proxy_sizes = feature_sizes(specs, proxy_resolution or resolution)
     return [
-        {"index": spec.index, "kind": spec.kind, "in_channels": spec.in_channels, "out_channels": spec.out_channels,
-         "stride": spec.stride, "feature_size": size, "droppable": spec.droppable,
-         "ulsam_subspaces": valid_subspaces(spec.out_channels)}
-        for spec, size in zip(specs, feature_sizes(specs, resolution))
+        {"index": spec.index, "stage": stage_of[spec.index], "kind": spec.kind, "in_channels": spec.in_channels,
+         "out_channels": spec.out_channels, "stride": spec.stride, "feature_size": size,
+         "proxy_feature_size": proxy, "droppable": spec.droppable,
+         "ulsam_searchable": size > 1 and proxy >= MIN_PROXY_MAP, "ulsam_subspaces": valid_subspaces(spec.out_channels)}
+        for spec, size, proxy in zip(specs, feature_sizes(specs, resolution), proxy_sizes)
     ]

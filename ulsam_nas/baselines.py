@@ -5,6 +5,10 @@ its five 512-channel 14x14 layers (blocks 7-11) replaced by ULSAM with 4
 subspaces; MobileNet-V2 with blocks 13 and 16, 15 and 16, or 12, 13, 15 and 16
 dropped and one ULSAM with 4 subspaces added. Where the paper does not pin the
 ULSAM position for V2, it takes the place of the last dropped block.
+
+The labels keep the paper's wording (provenance); the configs are canonical
+(``ArchConfig.canonical``): V2's "drop 13,16 + ULSAM at 16" is the network
+drop[13,16] ulsam[15:4], the ULSAM attending block 15's output.
 """
 
 from __future__ import annotations
@@ -29,6 +33,6 @@ def baselines_for(backbone: str, width: float = 1.0, num_classes: int = 1000) ->
     """Label -> config: the vanilla network, then the paper's hand-made variants."""
     vanilla = {"vanilla": ArchConfig(backbone=backbone, width=width, num_classes=num_classes)}
     return vanilla | {
-        label: ArchConfig(backbone=backbone, width=width, num_classes=num_classes, **layout)
+        label: ArchConfig(backbone=backbone, width=width, num_classes=num_classes, **layout).canonical()
         for label, layout in _PAPER.get(backbone, {}).items()
     }

@@ -11,6 +11,12 @@ The file format users write::
       - {after: 12, subspaces: 4}
 
 A ULSAM placed after a dropped block takes that block's place.
+
+One network, one encoding: the droppable blocks of a stage are interchangeable,
+so dropping block 5 or block 6 builds the same network. :meth:`ArchConfig.canonical`
+keeps the first blocks of each stage (drops the last ones) and moves each ULSAM to
+the kept block whose output it attends; everything that compares, deduplicates or
+stores configs uses that form.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from .backbones import BACKBONES, backbone_blocks, valid_subspaces
+from .backbones import BACKBONES, backbone_blocks, backbone_stages, valid_subspaces
 
 __all__ = ["ArchConfig", "UlsamPlacement"]
 
@@ -138,6 +144,41 @@ class ArchConfig:
         if duplicates:
             raise ValueError(f"ulsam: more than one ULSAM after block(s) {', '.join(map(str, duplicates))}")
         return tuple(sorted(placements))
+
+    # --- one network, one encoding ---------------------------------------
+
+    def canonical(self) -> "ArchConfig":
+        """The same network with the first blocks of each stage kept and every ULSAM after the kept block it
+        attends (a ULSAM after a dropped block attends the kept block before it).
+
+        Raises ValueError when two ULSAMs attend the same block (one stacked on the other): that network has no
+        canonical form with one ULSAM per block.
+        """
+        drop, position, host = [], {}, {}
+        for stage in backbone_stages(self.backbone):
+            kept = [block for block in stage.blocks if block not in self.drop]
+            drop += stage.blocks[len(kept):]
+            position |= {block: stage.blocks[rank] for rank, block in enumerate(kept)}
+            last = stage.first
+            for block in stage.blocks:  # a dropped block's ULSAM attends the last kept block before it
+                last = block if block not in self.drop else last
+                host[block] = last
+        ulsam: dict[int, UlsamPlacement] = {}
+        for placement in self.ulsam:
+            after = position[host[placement.after]]
+            if after in ulsam:
+                raise ValueError(f"config: the ULSAMs after blocks {ulsam[after].after} and {placement.after} both "
+                                 f"attend block {host[placement.after]}'s output (one stacked on the other); a "
+                                 "canonical network has one ULSAM per block")
+            ulsam[after] = placement
+        placements = [UlsamPlacement(after, placement.subspaces) for after, placement in ulsam.items()]
+        return ArchConfig(backbone=self.backbone, width=self.width, num_classes=self.num_classes, drop=drop,
+                          ulsam=placements)
+
+    @property
+    def depths(self) -> tuple[int, ...]:
+        """Blocks kept in each stage (``backbones.backbone_stages``)."""
+        return tuple(sum(block not in self.drop for block in stage.blocks) for stage in backbone_stages(self.backbone))
 
     # --- serialisation -------------------------------------------------
 

@@ -1,31 +1,52 @@
-"""Search spaces: which blocks may be dropped, where ULSAM may go, with how many subspaces.
+"""Search spaces: how deep each stage may be, where ULSAM may go, with how many subspaces.
 
-A space maps an Optuna trial to an :class:`ArchConfig` through a fixed set of
-stably named parameters (every decision is suggested in every trial, so
+A space maps an Optuna trial to a canonical :class:`ArchConfig` through a fixed
+set of stably named parameters (every decision is suggested in every trial, so
 NSGA-II can recombine all of them)::
 
     width            categorical over the space's widths
-    drop_<k>         categorical [False, True] for each droppable block k
-    ulsam_<k>        categorical [0, *subspaces] for each ULSAM position k (0: none)
+    depth_<s>        categorical over the blocks stage s may keep (s: its first block), for each stage
+                     with droppable blocks in the space; a stage keeps its first blocks (Once-for-All)
+    ulsam_<k>        categorical [0, *subspaces] for each ULSAM slot k (0: none); a slot on a block that
+                     the stage's depth leaves out is ignored
 
-Where the chosen subspace count does not divide the channels after block k at
-the chosen width, the largest listed count that does is used.
-Spaces are YAML files; the bundled ones live in ``search_spaces/``.
+so one network has one configuration: the blocks of a stage are interchangeable, and only how many are
+kept matters. A space file's ``drop`` lists the blocks it may drop; within a stage only their number
+counts. Where the chosen subspace count does not divide the channels after block k at the chosen width,
+the largest listed count that does is used. Spaces are YAML files; the bundled ones live in
+``search_spaces/``.
+
+ULSAM needs room to attend: on a 1x1 map its softmax over one position is 1 and it is a constant x2.
+:meth:`SearchSpace.visible` therefore leaves out the slots that are 1x1 at the deployment resolution,
+and those of 2x2 or less at the proxy resolution, where a proxy cannot see what they do (see the README).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .resources import bundled_files, resolve_bundled
-from .backbones import backbone_blocks
-from .config import ArchConfig
+import itertools
+import math
 
-__all__ = ["SearchSpace", "describe_spaces", "list_spaces", "load_space"]
+from .backbones import MIN_PROXY_MAP, Stage, backbone_blocks, backbone_stages, feature_sizes
+from .config import ArchConfig
+from .resources import bundled_files, resolve_bundled
+
+__all__ = ["MIN_PROXY_MAP", "HiddenSlot", "SearchSpace", "describe_spaces", "list_spaces", "load_space"]
+
+
+@dataclass(frozen=True)
+class HiddenSlot:
+    """A ULSAM slot of the space file that a search leaves out, and the map sizes why."""
+
+    block: int
+    deployment_size: int  # the map after the block at the deployment resolution
+    proxy_size: int  # ... and at the proxy resolution
 
 _KEYS = ("name", "description", "backbone", "resolution", "widths", "drop", "ulsam_after", "subspaces")
 
@@ -93,41 +114,71 @@ class SearchSpace:
 
     # --- the trial -> config mapping ------------------------------------
 
+    @property
+    def stages(self) -> tuple[tuple[Stage, tuple[int, ...]], ...]:
+        """Each stage the space may shorten, with the depths (blocks kept) it may have."""
+        searched = []
+        for stage in backbone_stages(self.backbone):
+            droppable = len(set(stage.droppable) & set(self.drop))
+            if droppable:
+                full = len(stage.blocks)
+                searched.append((stage, tuple(range(full - droppable, full + 1))))
+        return tuple(searched)
+
     def suggest(self, trial, num_classes: int) -> ArchConfig:
-        """Draw every parameter of the space from ``trial`` and build the config."""
+        """Draw every parameter of the space from ``trial`` and build the (canonical) config."""
         params = {"width": trial.suggest_categorical("width", list(self.widths))}
-        for block in self.drop:
-            params[f"drop_{block}"] = trial.suggest_categorical(f"drop_{block}", [False, True])
+        for stage, depths in self.stages:
+            params[f"depth_{stage.first}"] = trial.suggest_categorical(f"depth_{stage.first}", list(depths))
         for block in self.ulsam_after:
             params[f"ulsam_{block}"] = trial.suggest_categorical(f"ulsam_{block}", [0, *self.subspaces])
         return self.config_from_params(params, num_classes)
 
+    def _fitting(self, chosen: int, channels: int) -> int:
+        """The subspace count a chosen one becomes: the largest listed count up to it that divides the channels."""
+        return max([g for g in self.subspaces if g <= chosen and channels % g == 0] or [1])
+
     def config_from_params(self, params: dict[str, Any], num_classes: int) -> ArchConfig:
         width = float(params["width"])
         blocks = backbone_blocks(self.backbone, width)
-        drop = [block for block in self.drop if params[f"drop_{block}"]]
-        ulsam = []
-        for block in self.ulsam_after:
-            chosen = int(params[f"ulsam_{block}"])
-            if chosen:
-                channels = blocks[block].out_channels
-                fitting = [g for g in self.subspaces if g <= chosen and channels % g == 0] or [1]
-                ulsam.append({"after": block, "subspaces": max(fitting)})
+        drop = [block for stage, _ in self.stages for block in stage.blocks[int(params[f"depth_{stage.first}"]):]]
+        ulsam = [{"after": block, "subspaces": self._fitting(int(params[f"ulsam_{block}"]), blocks[block].out_channels)}
+                 for block in self.ulsam_after if int(params[f"ulsam_{block}"]) and block not in drop]
         return ArchConfig(backbone=self.backbone, width=width, num_classes=num_classes, drop=drop, ulsam=ulsam)
 
     def params_for(self, config: ArchConfig) -> dict[str, Any] | None:
-        """The parameters that map to ``config``, or None where the space cannot express it."""
+        """The parameters that map to ``config``'s network, or None where the space cannot express it."""
         if config.backbone != self.backbone or config.width not in self.widths:
             return None
-        if not set(config.drop) <= set(self.drop):
+        try:
+            config = config.canonical()
+        except ValueError:  # stacked ULSAMs: not a network of any space
             return None
-        placed = {p.after: p.subspaces for p in config.ulsam}
-        if not set(placed) <= set(self.ulsam_after) or not set(placed.values()) <= set(self.subspaces):
-            return None
+        searched = {stage.first: depths for stage, depths in self.stages}
         params: dict[str, Any] = {"width": config.width}
-        params.update({f"drop_{block}": block in config.drop for block in self.drop})
+        for stage, depth in zip(backbone_stages(self.backbone), config.depths):
+            if stage.first in searched:
+                if depth not in searched[stage.first]:
+                    return None
+                params[f"depth_{stage.first}"] = depth
+            elif depth != len(stage.blocks):
+                return None
+        placed = {p.after: p.subspaces for p in config.ulsam}
+        channels = {p.after: config.blocks[p.after].out_channels for p in config.ulsam}
+        if not set(placed) <= set(self.ulsam_after) or any(self._fitting(g, channels[b]) != g for b, g in placed.items()):
+            return None
         params.update({f"ulsam_{block}": placed.get(block, 0) for block in self.ulsam_after})
         return params
+
+    def visible(self, deployment: int, proxy: int) -> tuple["SearchSpace", tuple[HiddenSlot, ...]]:
+        """This space without the ULSAM slots a search at these resolutions cannot score: 1x1 at ``deployment``
+        (there ULSAM is a constant scale) or smaller than ``MIN_PROXY_MAP`` at ``proxy`` (the proxy cannot see them)."""
+        at_deployment = feature_sizes(backbone_blocks(self.backbone), deployment)
+        at_proxy = feature_sizes(backbone_blocks(self.backbone), proxy)
+        hidden = tuple(HiddenSlot(block, at_deployment[block], at_proxy[block]) for block in self.ulsam_after
+                       if at_deployment[block] <= 1 or at_proxy[block] < MIN_PROXY_MAP)
+        kept = tuple(block for block in self.ulsam_after if block not in {slot.block for slot in hidden})
+        return dataclasses.replace(self, ulsam_after=kept), hidden
 
     # --- the space's corners: the one place outside suggest() that names its parameters ---------
 
@@ -142,19 +193,21 @@ class SearchSpace:
                           num_classes=num_classes)
 
     def largest(self, num_classes: int) -> ArchConfig:
-        """Widest width, no block dropped, ULSAM at every position with the largest subspace count that fits."""
-        return self.config_from_params({"width": max(self.widths)} | {f"drop_{b}": False for b in self.drop}
+        """Widest width, every stage full, ULSAM at every slot with the largest subspace count that fits."""
+        return self.config_from_params({"width": max(self.widths)}
+                                       | {f"depth_{stage.first}": max(depths) for stage, depths in self.stages}
                                        | {f"ulsam_{b}": max(self.subspaces) for b in self.ulsam_after}, num_classes)
 
     def cheapest(self, num_classes: int) -> ArchConfig:
-        """Narrowest width, every droppable block dropped, no ULSAM."""
-        return self.config_from_params({"width": min(self.widths)} | {f"drop_{b}": True for b in self.drop}
+        """Narrowest width, every stage as shallow as the space allows, no ULSAM."""
+        return self.config_from_params({"width": min(self.widths)}
+                                       | {f"depth_{stage.first}": min(depths) for stage, depths in self.stages}
                                        | {f"ulsam_{b}": 0 for b in self.ulsam_after}, num_classes)
 
     def sample(self, rng, num_classes: int, width: float | None = None) -> ArchConfig:
-        """A uniformly random network of the space (``rng``: a ``random.Random``), at ``width`` if given."""
+        """A random network of the space (``rng``: a ``random.Random``; each parameter uniform), at ``width`` if given."""
         params = {"width": rng.choice(self.widths) if width is None else width}
-        params.update({f"drop_{b}": rng.random() < 0.5 for b in self.drop})
+        params.update({f"depth_{stage.first}": rng.choice(depths) for stage, depths in self.stages})
         params.update({f"ulsam_{b}": rng.choice([0, *self.subspaces]) for b in self.ulsam_after})
         return self.config_from_params(params, num_classes)
 
@@ -166,8 +219,17 @@ class SearchSpace:
 
     @property
     def size(self) -> int:
-        """Number of distinct parameter settings (an upper bound on distinct architectures)."""
-        return len(self.widths) * 2 ** len(self.drop) * (len(self.subspaces) + 1) ** len(self.ulsam_after)
+        """The number of distinct networks in the space (each counted once, whatever its parameters)."""
+        total = 0
+        for width in self.widths:
+            blocks = backbone_blocks(self.backbone, width)
+            # per slot: no ULSAM, or each distinct subspace count the listed ones fall back to
+            choices = {b: 1 + len({self._fitting(g, blocks[b].out_channels) for g in self.subspaces})
+                       for b in self.ulsam_after}
+            for depths in itertools.product(*(depths for _, depths in self.stages)):
+                dropped = {block for (stage, _), depth in zip(self.stages, depths) for block in stage.blocks[depth:]}
+                total += math.prod(count for block, count in choices.items() if block not in dropped)
+        return total
 
 
 def list_spaces() -> dict[str, Path]:

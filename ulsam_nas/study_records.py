@@ -11,7 +11,10 @@ from .ranks import RankAgreement
 from .space import SearchSpace
 from .training.settings import ProxySettings, RefineSettings
 
-__all__ = ["Calibration", "Refinement", "SkippedBaseline", "StudyDefinition"]
+__all__ = ["FLAG_PER_BLOCK", "SPACE_ENCODING", "Calibration", "Refinement", "SkippedBaseline", "StudyDefinition"]
+
+SPACE_ENCODING = "depth-per-stage"  # a trial's parameters: a depth per stage, ULSAM slots on kept blocks (space.py)
+FLAG_PER_BLOCK = "flag-per-block"  # studies made before: one drop flag per block, many encodings of one network
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,10 @@ class StudyDefinition:
     seed: int = 0
     early_stopping: bool = True
     latency: LatencySettings | None = None  # how latency was obtained, where an objective or budget needs it
+    space_encoding: str = SPACE_ENCODING  # how trials' parameters map to networks
 
     def to_dict(self) -> dict[str, Any]:
-        return {"space": self.space.to_dict(), "dataset": self.dataset, "num_classes": self.num_classes,
+        return {"space_encoding": self.space_encoding, "space": self.space.to_dict(), "dataset": self.dataset, "num_classes": self.num_classes,
                 "budgets": list(self.budgets), "objectives": list(self.objectives), "resolution": self.resolution,
                 "proxy": self.proxy.defining(), "seed": self.seed, "early_stopping": self.early_stopping} \
             | ({"latency": self.latency.defining()} if self.latency is not None else {})
@@ -95,7 +99,8 @@ class StudyDefinition:
                    objectives=tuple(values.get("objectives", ("accuracy", "flops"))),
                    resolution=int(values["resolution"]), proxy=ProxySettings.from_stored(values["proxy"]),
                    seed=int(values.get("seed", 0)), early_stopping=bool(values.get("early_stopping", True)),
-                   latency=LatencySettings.from_stored(latency) if latency else None)
+                   latency=LatencySettings.from_stored(latency) if latency else None,
+                   space_encoding=values.get("space_encoding", FLAG_PER_BLOCK))
 
     def differences(self, other: "StudyDefinition") -> list[str]:
         """The top-level keys in which ``other`` differs from this definition."""

@@ -25,8 +25,10 @@ def test_blocks_lists_the_numbered_blocks():
 def test_blocks_json_has_every_field():
     rows = json.loads(invoke("blocks", "mobilenet_v1", "--width", "0.5", "--resolution", "160", "--json").output)
     assert [row["index"] for row in rows] == list(range(14))
-    assert rows[9] == {"index": 9, "kind": "depthwise_separable", "in_channels": 256, "out_channels": 256, "stride": 1,
-                       "feature_size": 10, "droppable": True, "ulsam_subspaces": [1, 2, 4, 8, 16, 32, 64, 128, 256]}
+    assert rows[9] == {"index": 9, "stage": 6, "kind": "depthwise_separable", "in_channels": 256, "out_channels": 256,
+                       "stride": 1, "feature_size": 10, "proxy_feature_size": 3, "droppable": True,
+                       "ulsam_searchable": True, "ulsam_subspaces": [1, 2, 4, 8, 16, 32, 64, 128, 256]}
+    assert not rows[13]["ulsam_searchable"]  # 2x2 at the 48-px proxy
 
 
 @pytest.fixture

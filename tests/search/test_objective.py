@@ -53,7 +53,7 @@ def test_trained_then_reused_without_training_again(tiny_space, data):
     objective = Objective(SearchSettings(space=str(tiny_space), proxy=PROXY), space, data, trainer=trainer)
     study = optuna.create_study(directions=["maximize", "minimize"])
     ledger = Ledger(("accuracy", "flops"))
-    params = {"width": 0.35, "drop_15": False, "drop_16": False, "ulsam_16": 0}
+    params = {"width": 0.35, "depth_14": 3, "ulsam_16": 0}
     study.enqueue_trial(params)
     study.enqueue_trial(params)
     first, second = evaluate(objective, study, ledger), evaluate(objective, study, ledger)
@@ -68,11 +68,10 @@ def test_clearly_dominated_candidate_is_stopped_early(tiny_space, data):
     settings = SearchSettings(space=str(tiny_space), proxy=PROXY)
     study = optuna.create_study(directions=["maximize", "minimize"])
     ledger = Ledger(("accuracy", "flops"))
-    cheap = [{"width": 0.35, "drop_15": d15, "drop_16": d16, "ulsam_16": 0} for d15, d16 in ((True, True), (True, False),
-                                                                                             (False, True))]
+    cheap = [{"width": 0.35, "depth_14": depth, "ulsam_16": 0} for depth in (1, 2, 3)]
     for params in cheap:
         study.enqueue_trial(params)
         assert evaluate(Objective(settings, space, data, trainer=good), study, ledger).status is Status.TRAINED
-    study.enqueue_trial({"width": 1.0, "drop_15": False, "drop_16": False, "ulsam_16": 0})  # costlier than all three
+    study.enqueue_trial({"width": 1.0, "depth_14": 3, "ulsam_16": 0})  # costlier than all three
     record = evaluate(Objective(settings, space, data, trainer=bad), study, ledger)
     assert record.status is Status.STOPPED_EARLY and "earlier trials that cost no more" in record.reason

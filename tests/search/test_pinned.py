@@ -4,10 +4,14 @@
 re-recorded since only on purpose: for ``builder.DepthwiseConv2d`` (float
 rounding at this test's 16 px), and for the training recipe fixed in issue 17
 (a lower learning rate, zero-initialised residual BatchNorm, warm-up then
-cosine instead of one-cycle). Redesign II replayed the record before it
-bit for bit (with the proxy's one-cycle schedule of the time). It covers every status
-a search writes: a baseline, infeasible, trained, reused and stopped early. Costs, configs, statuses and reasons must match exactly;
-accuracies to within one validation image, so that another CPU's
+cosine instead of one-cycle), and for one encoding per network (a depth per
+stage; at this test's 16-px proxy no ULSAM slot is visible, so none is searched).
+Redesign II replayed the record before it bit for bit (with the proxy's
+one-cycle schedule of the time). It covers the statuses a search writes but
+stopping early (tests/search/test_objective.py covers that; with the fixed
+recipe these networks no longer fall 2 points behind their peers by epoch 2):
+infeasible, trained and reused. Costs, configs, statuses and reasons must
+match exactly; accuracies to within one validation image, so that another CPU's
 floating-point kernels do not fail the test (on the machine that recorded
 them they match bit for bit).
 """
@@ -48,4 +52,4 @@ def test_fixed_seed_search_matches_the_pinned_records(tmp_path):
         else:
             assert record.accuracy == pytest.approx(expected["accuracy"], abs=ONE_IMAGE)
             assert record.proxy_curve == pytest.approx(expected["proxy_curve"], abs=ONE_IMAGE)
-    assert {r.status.value for r in records} == {"trained", "infeasible", "reused", "stopped_early"}
+    assert {r.status.value for r in records} == {"trained", "infeasible", "reused"}

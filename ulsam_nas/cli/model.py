@@ -13,9 +13,10 @@ from ..config import ArchConfig
 from ..latency.settings import LatencySettings
 from ..present.formats import format_count, format_table
 from ..space import describe_spaces
+from ..training.settings import ProxySettings
 from .app import ResolutionOption, app, friendly_errors
 
-_LATENCY = LatencySettings()
+_LATENCY, _PROXY = LatencySettings(), ProxySettings()
 
 
 @app.command()
@@ -24,20 +25,27 @@ def blocks(
     backbone: Annotated[str, typer.Argument(help="mobilenet_v1 or mobilenet_v2.")],
     width: Annotated[float, typer.Option(help="Width multiplier.")] = 1.0,
     resolution: ResolutionOption = DEFAULT_RESOLUTION,
+    proxy_resolution: Annotated[int, typer.Option(help=(
+        "Proxy training size: each block's map there too; ULSAM is searched only after blocks whose map is 3x3 or "
+        "more there and more than 1x1 at --resolution."))] = _PROXY.resolution,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List the numbered blocks of a backbone: what can be dropped and where ULSAM fits."""
-    rows = describe_blocks(backbone, width, resolution)
+    """List the numbered blocks of a backbone: stages, what can be dropped and where ULSAM fits and is searched."""
+    rows = describe_blocks(backbone, width, resolution, proxy_resolution)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     table = [
-        [r["index"], r["kind"], r["in_channels"], r["out_channels"], r["stride"], f"{r['feature_size']}x{r['feature_size']}",
-         "yes" if r["droppable"] else "", ",".join(str(g) for g in r["ulsam_subspaces"] if g <= 64)]
+        [r["index"], r["stage"], r["kind"], r["in_channels"], r["out_channels"], r["stride"],
+         f"{r['feature_size']}x{r['feature_size']}", f"{r['proxy_feature_size']}x{r['proxy_feature_size']}",
+         "yes" if r["droppable"] else "", "yes" if r["ulsam_searchable"] else "",
+         ",".join(str(g) for g in r["ulsam_subspaces"] if g <= 64)]
         for r in rows
     ]
-    typer.echo(f"{backbone} width {width:g} at {resolution}x{resolution}")
-    typer.echo(format_table(table, ["block", "kind", "in", "out", "stride", "output", "droppable", "ULSAM subspaces (<=64)"]))
+    typer.echo(f"{backbone} width {width:g} at {resolution}x{resolution} (proxy {proxy_resolution}x{proxy_resolution}); "
+               "a stage keeps its first blocks")
+    typer.echo(format_table(table, ["block", "stage", "kind", "in", "out", "stride", "output", "at proxy", "droppable",
+                                    "ULSAM searched", "ULSAM subspaces (<=64)"]))
 
 
 @app.command()
@@ -53,7 +61,7 @@ def cost(
     threads: Annotated[int, typer.Option(help="CPU threads for latency.")] = _LATENCY.threads,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (keys flops, params, latency_ms, ...).")] = False,
 ) -> None:
-    """FLOPs (multiply-accumulates), parameters and optionally latency of an architecture config.
+    """FLOPs (multiply-accumulates), parameters and optionally latency of an architecture config (its canonical form).
 
     Latency is timed interleaved with the vanilla network of the same width, so that a busy machine's
     noise cancels out, and reported with its standard error.
@@ -61,7 +69,8 @@ def cost(
     from ..costs import measure_costs  # PyTorch: loaded when a network is measured, not for --help
     from ..present.runs import latency_line
 
-    arch = ArchConfig.load(config)
+    written = ArchConfig.load(config)
+    arch = written.canonical()  # one network, one encoding: the form searches store and compare
     settings = LatencySettings(runtime=latency_runtime, threads=threads, device=device,
                                table=str(latency_table) if latency_table else None)
     report = measure_costs(arch, resolution=resolution, latency=settings if latency or latency_table else False)
@@ -69,7 +78,7 @@ def cost(
         typer.echo(json.dumps({"config": arch.to_dict(), **report.to_dict()}, indent=2))
         return
     rows = [
-        ["architecture", arch.summary()],
+        ["architecture", arch.summary() + ("" if arch == written else f" (written as {written.summary()})")],
         ["FLOPs (MACs)", f"{format_count(report.flops)} ({report.flops:,})"],
         ["params", f"{format_count(report.params)} ({report.params:,})"],
         ["resolution", f"{resolution}x{resolution}"],

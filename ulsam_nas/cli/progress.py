@@ -8,7 +8,7 @@ import time
 
 from ..present.estimates import study_estimate_text
 from ..present.runs import trial_line
-from ..present.study import baseline_notes, noise_line
+from ..present.study import baseline_notes, noise_line, ulsam_slots_line
 from ..search.loop import StudyStart, TrialEvent
 
 __all__ = ["SearchProgress", "worker_line"]
@@ -50,8 +50,10 @@ class SearchProgress:
         self.done_at_start, target, done = start.done, start.target, start.done
         state = f"resuming at {done}/{target} trials" if done else f"{target} trials"
         self._print(f"study {start.study!r} in {start.storage}: {state}")
+        definition = start.meta.definition
         notes = [*start.meta.legacy_notes, *baseline_notes(start.meta.skipped_baselines, start.space),
-                 noise_line(start.meta.noise_estimate)]
+                 noise_line(start.meta.noise_estimate),
+                 ulsam_slots_line(start.searched, start.hidden, definition.resolution, start.proxy_resolution)]
         for note in notes:
             self._print(f"  note: {note}")
         if self.quiet:

@@ -153,9 +153,21 @@ class LatencyTable:
             raise ValueError(f"latency table {where}: measured at {self.meta.get('resolution')}px, not {resolution}px")
 
     def check_space(self, space: SearchSpace) -> None:
-        if self.meta.get("space_fingerprint") != space_fingerprint(space):
+        """Refuse a table that lacks a piece of ``space`` (a search leaves out slots it cannot see: the table of the
+        whole space still covers it)."""
+        if self.meta.get("space_fingerprint") != space_fingerprint(space) and not self.covers(space):
             raise ValueError(f"latency table {self.path or ''}: made for space {self.meta.get('space')!r}, which differs "
                              f"from space {space.name!r}; make one with `ulsam-nas latency-table --space {space.name}`")
+
+    def covers(self, space: SearchSpace) -> bool:
+        """Whether every block and ULSAM piece of ``space``'s networks is in the table."""
+        keys = set()
+        for width in space.widths:
+            specs = backbone_blocks(space.backbone, width)
+            keys |= {Piece("block", width, block=spec.index).key for spec in specs}
+            keys |= {Piece("ulsam", width, block=after, subspaces=count).key for after in space.ulsam_after
+                     for count in set(valid_subspaces(specs[after].out_channels, space.subspaces)) | {1}}
+        return keys <= set(self.latencies)
 
     def to_csv(self) -> str:
         out = io.StringIO()

@@ -8,14 +8,16 @@ from __future__ import annotations
 import math
 from typing import Iterable, Sequence
 
+from ..backbones import backbone_blocks, feature_sizes
 from ..noise import MARGIN_SIGMAS, NoiseEstimate
 from ..ranks import RankAgreement
 from ..study_records import SkippedBaseline
 from ..report import BaselineComparison, FrontPoint, ScoredTrial, StudyResults
+from ..space import MIN_PROXY_MAP, HiddenSlot, SearchSpace
 from .formats import ON_PAR, format_accuracy, format_count, format_table, word_difference
 
 __all__ = ["agreement_lines", "baseline_notes", "comparison_lines", "front_text", "noise_line", "refinement_lines",
-           "show_text"]
+           "show_text", "ulsam_slots_line"]
 
 FLOPS_WARNING = ("warning: the proxy ranked these networks no better than counting FLOPs; train the proxy longer "
                  "(--proxy-epochs) or at a larger --proxy-resolution before trusting its front")
@@ -38,7 +40,7 @@ def noise_line(noise: NoiseEstimate) -> str:
 
 def baseline_notes(skipped: Iterable[SkippedBaseline], space: str) -> list[str]:
     """Why hand-designed baselines were not evaluated."""
-    return [f"baseline {item.label!r} is outside space {space}: not evaluated" if item.outside_space else
+    return [f"baseline {item.label!r} is outside the searched space {space}: not evaluated" if item.outside_space else
             f"baseline {item.label!r} is over budget ({'; '.join(item.over_budget)}): not evaluated" for item in skipped]
 
 
@@ -152,3 +154,24 @@ def show_text(results: StudyResults, strict: bool = False) -> str:
     lines = [f"study {results.name!r}: {len(results.trials)} trials; FLOPs are multiply-accumulates; {kind} front",
              noise_line(results.noise), *refinement_lines(results)]
     return "\n".join(lines + [front_text(front, versus=results.reference_baseline())])
+
+
+def ulsam_slots_line(searched: SearchSpace, hidden: Sequence[HiddenSlot], deployment: int, proxy: int) -> str:
+    """Each ULSAM slot's map at the deployment and the proxy resolution; the slots left out and what would show them."""
+    blocks = backbone_blocks(searched.backbone)
+    at_deployment, at_proxy = feature_sizes(blocks, deployment), feature_sizes(blocks, proxy)
+    shown = ", ".join(f"{b} ({at_deployment[b]}x{at_deployment[b]} / {at_proxy[b]}x{at_proxy[b]})"
+                      for b in searched.ulsam_after) or "none"
+    line = f"ULSAM slots searched (map at the {deployment}-px deployment / the {proxy}-px proxy): after {shown}"
+    if not hidden:
+        return line
+    unseen = [slot for slot in hidden if slot.deployment_size > 1]
+    left = ", ".join(f"{s.block} ({s.deployment_size}x{s.deployment_size} / {s.proxy_size}x{s.proxy_size})"
+                     for s in hidden)
+    line += (f"; not searched: after {left}: ULSAM needs a map the proxy can see (3x3 or more) and more than 1x1 "
+             "where the network ships")
+    if unseen:
+        needed = next(r for r in range(proxy + 8, 8 * deployment, 8)
+                      if all(feature_sizes(blocks, r)[s.block] >= MIN_PROXY_MAP for s in unseen))
+        line += f"; --proxy-resolution {needed} would search {', '.join(str(s.block) for s in unseen)}"
+    return line

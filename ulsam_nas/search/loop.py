@@ -22,7 +22,7 @@ from ..data import load_dataset
 from ..metrics import METRICS
 from ..record import StudyMeta, TrialRecord
 from ..report import StudyResults, study_results, trials_frame
-from ..space import SearchSpace, load_space
+from ..space import HiddenSlot, SearchSpace, load_space
 from ..training.loop import TrainingDiverged
 from ..training.settings import AUTO
 from .estimate import StudyEstimate
@@ -47,6 +47,9 @@ class StudyStart:
     target: int  # the study's total of trials
     done: int  # counted before this run
     meta: StudyMeta  # its skipped baselines and noise
+    searched: SearchSpace  # the space as searched: ULSAM only where the proxy can see it
+    hidden: tuple[HiddenSlot, ...] = ()  # the space file's ULSAM slots left out, with their map sizes
+    proxy_resolution: int = 0
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,8 @@ def run_search(
     space = load_space(settings.space)
     if settings.deployment_resolution(space) < 32:
         raise ValueError(f"resolution: must be >= 32 pixels, got {settings.deployment_resolution(space)}")
+    # ULSAM slots the proxy cannot see, or that are 1x1 where the network ships, are not searched.
+    space, hidden = space.visible(settings.deployment_resolution(space), settings.proxy.resolution)
     proxy = settings.proxy
     data = load_dataset(settings.dataset, proxy.resolution, settings.data_dir, settings.download,
                         train_subset=None if proxy.train_subset == AUTO else proxy.train_subset, seed=0,
@@ -144,7 +149,8 @@ def run_search(
     ledger.refresh(study)
     done_before = ledger.finished
     if on_start:
-        on_start(StudyStart(name, str(storage), space.name, planned.trials, done_before, meta))
+        on_start(StudyStart(name, str(storage), space.name, planned.trials, done_before, meta, space, hidden,
+                            settings.proxy.resolution))
     interrupted = _run_trials(study, objective, ledger, lock, planned, on_trial)
     return SearchOutcome(study, str(storage), name, planned, space, ledger.finished - done_before, interrupted)
 

@@ -142,6 +142,10 @@ def _reference_point(objective: Objective) -> dict[str, float]:
 
 
 def _check_same_study(name: str, stored: StudyDefinition, now: StudyDefinition) -> None:
+    if stored.space_encoding != now.space_encoding:
+        raise ValueError(f"study {name!r} was made by an earlier version (one drop flag per block, before one "
+                         "encoding per network); it still opens for show, pareto, export and refine, but cannot take "
+                         "more trials: use --study NEW_NAME")
     differing = stored.differences(now)
     if differing:
         before, after = stored.to_dict(), now.to_dict()

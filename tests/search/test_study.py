@@ -1,4 +1,5 @@
-"""Every new study measures the proxy's noise on its vanilla baseline, stores it and shows it."""
+"""Setting a study up: every new study measures the proxy's noise on its vanilla baseline, stores it and shows it;
+a study of an earlier version is refused more trials."""
 
 import pytest
 from typer.testing import CliRunner
@@ -56,3 +57,15 @@ def test_fewer_than_two_noise_seeds_disable_the_measurement_and_say_so(tmp_path,
     assert "fewer than 2 seeds" in outcome.study.user_attrs["noise"]["reason"]
     shown = CliRunner().invoke(app, ["show", "--storage", outcome.storage, "--study", "n"])
     assert "seed-to-seed noise not measured" in shown.output and "± 2.4" in shown.output  # binomial only
+
+
+def test_a_study_of_an_earlier_version_is_refused_more_trials_in_one_line(tmp_path, tiny_space):
+    trainer = SeededTrainer()
+    outcome = run_search(settings(tmp_path, tiny_space, trials=1, noise_seeds=0), trainer=trainer)
+    stored = dict(outcome.study.user_attrs["settings"])
+    del stored["space_encoding"]  # as studies were stored before one encoding per network
+    outcome.study.set_user_attr("settings", stored)
+    with pytest.raises(ValueError, match="made by an earlier version .* cannot take more trials: use --study NEW_NAME"):
+        run_search(settings(tmp_path, tiny_space, trials=2, noise_seeds=0), trainer=trainer)
+    shown = CliRunner().invoke(app, ["show", "--storage", outcome.storage, "--study", "n"])
+    assert shown.exit_code == 0 and "trial" in shown.output  # it still opens
