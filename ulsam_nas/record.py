@@ -73,7 +73,9 @@ class TrialRecord:
     retry_of: int | None = None
     feasible: bool | None = None  # None: the study has no budgets
     wall_seconds: float = math.nan
-    values: tuple[float, ...] | None = None  # the objective values told to Optuna
+    # The objective values told to Optuna; also stored with the status, so that a trial whose worker died
+    # between storing its record and telling Optuna is finished with them instead of being trained again.
+    values: tuple[float, ...] | None = None
 
     @property
     def counted(self) -> bool:
@@ -115,8 +117,26 @@ class TrialRecord:
             "status": Status(attrs["status"]) if "status" in attrs else fallback,
             "proxy_curve": tuple(attrs.get("proxy_curve", ())),
             "feasible": all(v <= 0 for v in constraints.values()) if constraints else None,
-            "wall_seconds": wall, "values": tuple(trial.values) if trial.values else None,
+            "wall_seconds": wall,
+            "values": tuple(trial.values) if trial.values else tuple(attrs["values"]) if attrs.get("values") else None,
         })
+
+    @property
+    def complete(self) -> bool:
+        """Its status is stored: the record is whole, whatever Optuna's state says (see :class:`TrialWriter`)."""
+        return self.status in COUNTED
+
+    def outcome(self) -> tuple[optuna.trial.TrialState, list[float] | None]:
+        """The Optuna state (and values) to tell a trial that was cut off before it was told.
+
+        A complete record keeps its result (a worker that died after storing it loses nothing, and the config
+        is not trained again); any other record, or one stored before values were, ends failed and is redone.
+        """
+        if self.status == Status.STOPPED_EARLY:
+            return optuna.trial.TrialState.PRUNED, None
+        if self.complete and self.status != Status.FAILED and self.values:
+            return optuna.trial.TrialState.COMPLETE, list(self.values)
+        return optuna.trial.TrialState.FAIL, None
 
     def to_attrs(self) -> dict[str, Any]:
         """The user attributes that store this record (derived and Optuna-owned fields left out)."""
@@ -185,9 +205,13 @@ class TrialWriter:
             self.trial.set_user_attr("proxy_curve", list(source.proxy_curve))
         self.trial.set_user_attr("reused_from", source.number)
 
-    def finished(self, status: Status, reason: str = "", train_seconds: float = 0.0) -> None:
+    def finished(self, status: Status, reason: str = "", train_seconds: float = 0.0,
+                 values: list[float] | None = None) -> None:
+        """The record's last writes; ``values``: the objective values about to be told (finished trials)."""
         self.trial.set_user_attr("train_seconds", train_seconds)
         self.trial.set_user_attr("reason", reason)
+        if values is not None:
+            self.trial.set_user_attr("values", list(values))
         self.trial.set_user_attr("status", status.value)  # last: a trial with a status has a complete record
 
 
@@ -253,7 +277,10 @@ class StudyMeta:
         return cls(**values, refined=tuple(sorted(runs, key=lambda run: (run.trial, run.seed))))
 
     def write(self, study: optuna.Study) -> None:
-        for key, value in asdict(self).items():
+        values = asdict(self)
+        # "settings" last: it marks the study as written (``written``), so a worker killed halfway leaves none.
+        for key in sorted(values, key=lambda name: name == "settings"):
+            value = values[key]
             if value is not None and key != "refined":  # runs are written one by one as they finish
                 study.set_user_attr(key, list(value) if isinstance(value, tuple) else value)
 

@@ -30,7 +30,7 @@ from .ledger import Ledger
 from .objective import Objective, Trainer
 from .samplers import make_sampler
 from .settings import SearchSettings
-from .storage import StorageURL, StudyLock, heartbeat_for, make_storage, sweep_orphans, worker_id
+from .storage import OrphanSweeper, StorageURL, StudyLock, heartbeat_for, make_storage, stored_trial, worker_id
 from .study import check_budget_reachable, prepare_study
 
 __all__ = ["SearchOutcome", "TrialEvent", "run_search"]
@@ -144,9 +144,15 @@ def _run_trials(study: optuna.Study, objective: Objective, ledger: Ledger, lock:
     """Claim and evaluate trials until the study's total is reached; True if interrupted (Ctrl-C)."""
     started = time.monotonic()
     noise = study_noise(study)
+    sweep = OrphanSweeper(study)
+
+    def sweep_under_lock() -> None:
+        with lock.held():
+            sweep()
+
     while settings.timeout is None or time.monotonic() - started < settings.timeout:
         with lock.held():
-            sweep_orphans(study)
+            sweep()
             trials = study.get_trials(deepcopy=False)
             ledger.update(trials)
             running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials)
@@ -158,27 +164,39 @@ def _run_trials(study: optuna.Study, objective: Objective, ledger: Ledger, lock:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)  # "heartbeat is meant for optimize": ours runs below
                     trial = study.ask()
+                heartbeat = heartbeat_for(study, trial)
+                heartbeat.beat()  # before the lock is let go: a claimed trial always has a heartbeat to go stale
                 config, twin = objective.claim(trial, worker_id())
         if trial is None:
             time.sleep(min(settings.heartbeat_seconds, 5))
             continue
         state, values = optuna.trial.TrialState.COMPLETE, None
         try:
-            with heartbeat_for(study, trial):
-                values = objective(trial, config, ledger, twin)
+            with heartbeat:
+                values = objective(trial, config, ledger, twin, sweep_under_lock)
         except optuna.TrialPruned:
             state = optuna.trial.TrialState.PRUNED
         except TrainingDiverged:
             state = optuna.trial.TrialState.FAIL
-        except KeyboardInterrupt:  # no status: the trial does not count and will be redone
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another worker's sweep took this worker for dead (a late heartbeat) and queued the trial again
+        except KeyboardInterrupt:  # counted if its record was complete, else redone by the next run
+            _tell_cut_off(study, trial)
             return True
         except BaseException:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            _tell_cut_off(study, trial)
             raise
-        frozen = study.tell(trial, values if state == optuna.trial.TrialState.COMPLETE else None, state=state)
+        frozen = study.tell(trial, values if state == optuna.trial.TrialState.COMPLETE else None, state=state,
+                            skip_if_finished=True)  # finished by a sweep that took this worker for dead: as stored
         (record,) = ledger.update([frozen]) or [TrialRecord.from_trial(frozen)]
         if on_trial is not None:
             on_trial(TrialEvent(record, ledger.finished, settings.trials, len(ledger.front), ledger.best_accuracy(),
                                 None if record.accuracy is None else noise.sigma_of(record.accuracy)))
     return False
+
+
+def _tell_cut_off(study: optuna.Study, trial: optuna.Trial) -> None:
+    """Tell a trial that an interrupt or error cut off: with its recorded result if its record was complete
+    (it is not trained again), else failed (it does not count and is redone)."""
+    state, values = TrialRecord.from_trial(stored_trial(study, trial.number)).outcome()
+    study.tell(trial, values, state=state, skip_if_finished=True)

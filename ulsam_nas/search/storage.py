@@ -6,9 +6,11 @@
 
 Claiming the next trial (count, then ask) happens under a study-wide lock: a
 PostgreSQL advisory lock, or a file lock beside a file storage. Crashed
-workers: on a database, trials whose heartbeat stops are failed and retried
-(Optuna's heartbeat); on file storages, a sweep at each claim does the same for
-RUNNING trials whose worker process on this machine is gone.
+workers: a sweep under that lock (:class:`OrphanSweeper`) finds RUNNING trials
+whose worker is gone (its process on this machine has exited, or, on a
+database, its heartbeat stopped). A trial whose record was complete (its worker
+died between storing the status and telling Optuna) is finished with that
+record; any other is failed and queued again, once per config and attempt.
 
 This is the one module that touches Optuna's internals (a study's storage and
 ids, a trial's id); everything else goes through the functions here.
@@ -23,6 +25,7 @@ import os
 import socket
 import tempfile
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,14 +33,15 @@ from typing import Iterator
 
 import optuna
 
-from ..record import TrialRecord
+from ..record import Status, TrialRecord
 
-__all__ = ["DEFAULT_STORAGE", "Heartbeat", "StorageURL", "StudyLock", "fail_trial", "heartbeat_for", "make_storage",
-           "open_study", "sweep_orphans", "trial_state", "worker_id"]
+__all__ = ["DEFAULT_STORAGE", "Heartbeat", "OrphanSweeper", "StorageURL", "StudyLock", "heartbeat_for", "make_storage",
+           "open_study", "stored_trial", "trial_state", "worker_id"]
 
 DEFAULT_STORAGE = "sqlite:///ulsam-nas.db"
 HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 30
+MAX_ATTEMPTS = 3  # a config whose worker dies this often (out of memory, say) is not queued again
 
 
 @dataclass(frozen=True)
@@ -107,9 +111,10 @@ def _open_storage(parsed: StorageURL, heartbeat_seconds: int, grace_seconds: int
         return JournalStorage(JournalFileBackend(str(parsed.path)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeat options
+        # No stale-trial callback: Optuna's retry copies every user attribute of the dead trial (its status too)
+        # into the queued copy; OrphanSweeper decides what a dead worker's trial becomes.
         return optuna.storages.RDBStorage(
             parsed.url, heartbeat_interval=heartbeat_seconds, grace_period=grace_seconds,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2),
             engine_kwargs=None if parsed.kind == "sqlite" else {"pool_pre_ping": True},
         )
 
@@ -136,18 +141,25 @@ def worker_id() -> dict[str, object]:
     return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
+def stored_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
+    """Trial ``number`` as the storage holds it now."""
+    storage = study._storage
+    return storage.get_trial(storage.get_trial_id_from_study_id_trial_number(study._study_id, number))
+
+
 def trial_state(study: optuna.Study, number: int) -> optuna.trial.TrialState:
     """The current state of trial ``number``, read from the storage (not a cached copy)."""
-    storage = study._storage
-    return storage.get_trial(storage.get_trial_id_from_study_id_trial_number(study._study_id, number)).state
-
-
-def fail_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    return stored_trial(study, number).state
 
 
 def heartbeat_for(study: optuna.Study, trial: optuna.Trial) -> "Heartbeat":
     return Heartbeat(study._storage, trial._trial_id)
+
+
+def _database(storage) -> optuna.storages.RDBStorage | None:
+    """The database storage behind a study's storage (Optuna wraps one in a cache), or None."""
+    backend = getattr(storage, "_backend", storage)
+    return backend if isinstance(backend, optuna.storages.RDBStorage) else None
 
 
 def _alive(pid: int) -> bool:
@@ -160,30 +172,67 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _is_local_file(storage) -> bool:
-    if isinstance(storage, optuna.storages.RDBStorage):
-        return StorageURL(storage.url).local_file
-    return True  # journal file
+class OrphanSweeper:
+    """Finds the RUNNING trials of a study whose worker died, and finishes or retries each; call it under the lock.
 
-
-def sweep_orphans(study: optuna.Study) -> list[int]:
-    """Fail and retry trials whose worker died.
-
-    Server databases: Optuna's heartbeat, for workers on any machine. Local files (SQLite,
-    journal): at once, for RUNNING trials whose worker process on this machine is gone.
+    A worker is dead when its process on this machine has exited, or, on a database, when its trial's
+    heartbeat is older than the grace period (workers on any machine; the server's clock). Claims (ask,
+    then the worker's identity) happen under the study lock, so on a file storage a RUNNING trial with no
+    worker recorded was cut off mid-claim; on a database, whose lock dies with a server restart, such a
+    trial counts as cut off once this sweeper has seen it for a whole grace period.
     """
-    if not _is_local_file(study._storage):
-        optuna.storages.fail_stale_trials(study)
-        return []
-    here, swept = socket.gethostname(), []
-    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+
+    def __init__(self, study: optuna.Study) -> None:
+        self.study = study
+        self._database = _database(study._storage)
+        self._local = self._database is None or StorageURL(self._database.url).local_file
+        self._grace = (self._database.grace_period or GRACE_SECONDS) if self._database is not None else GRACE_SECONDS
+        self._unclaimed_since: dict[int, float] = {}  # trial id -> when first seen RUNNING without a worker
+
+    def __call__(self) -> list[int]:
+        """The numbers of the trials finished or failed, in order."""
+        running = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        if not running:
+            return []
+        stale = set(self._database._get_stale_trial_ids(self.study._study_id)) \
+            if self._database is not None and self._database.heartbeat_interval else set()
+        swept = []
+        for trial in running:
+            if self._orphaned(trial, stale):
+                self._recover(trial)
+                swept.append(trial.number)
+        return swept
+
+    def _orphaned(self, trial: optuna.trial.FrozenTrial, stale: set[int]) -> bool:
         worker = TrialRecord.from_trial(trial).worker
-        if worker and worker.get("host") == here and not _alive(int(worker["pid"])):
-            fail_trial(study, trial)
-            study.enqueue_trial(trial.params, user_attrs=TrialRecord.enqueued_attrs(retry_of=trial.number),
-                                skip_if_exists=False)
-            swept.append(trial.number)
-    return swept
+        if worker is None:
+            if self._local or trial._trial_id in stale:
+                return True
+            first = self._unclaimed_since.setdefault(trial._trial_id, time.monotonic())
+            return time.monotonic() - first > self._grace
+        if worker.get("host") == socket.gethostname():  # its process tells for sure, however late its heartbeat
+            return not _alive(int(worker["pid"]))
+        return trial._trial_id in stale
+
+    def _recover(self, trial: optuna.trial.FrozenTrial) -> None:
+        record = TrialRecord.from_trial(trial)
+        state, values = record.outcome()
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # another sweeper was first
+            self.study._storage.set_trial_state_values(trial._trial_id, state, values)
+        if state == optuna.trial.TrialState.FAIL and record.status != Status.FAILED:  # diverged: no use retrying
+            self._retry(trial, record)
+
+    def _retry(self, trial: optuna.trial.FrozenTrial, record: TrialRecord) -> None:
+        """Queue the trial's parameters again (a queued baseline's too), with its label, unless tried too often."""
+        params = trial.system_attrs.get("fixed_params") or trial.params
+        if not params:
+            return  # cut off before drawing anything: the sampler draws afresh
+        first = record.retry_of if record.retry_of is not None else trial.number
+        attempts = 1 + sum(t.user_attrs.get("retry_of") == first for t in self.study.get_trials(deepcopy=False))
+        if attempts >= MAX_ATTEMPTS:
+            return
+        self.study.enqueue_trial(params, user_attrs=TrialRecord.enqueued_attrs(baseline=record.baseline or None,
+                                                                               retry_of=first), skip_if_exists=False)
 
 
 class StudyLock:
@@ -234,15 +283,19 @@ class Heartbeat:
         self._storage, self._trial_id = storage, trial_id
         self._stop = threading.Event()
         self._thread = None
-        interval = storage.get_heartbeat_interval() if isinstance(storage, optuna.storages.RDBStorage) else None
-        if interval:
-            self._interval = interval
+        self._interval = _database(storage).get_heartbeat_interval() if _database(storage) is not None else None
+        if self._interval:
             self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def beat(self) -> None:
+        """One heartbeat now: a trial claimed under the lock has one before the lock is let go."""
+        if self._interval:
+            with contextlib.suppress(Exception):  # a missed beat is not fatal; the grace period covers it
+                self._storage.record_heartbeat(self._trial_id)
 
     def _beat(self) -> None:
         while not self._stop.is_set():
-            with contextlib.suppress(Exception):  # a missed beat is not fatal; the grace period covers it
-                self._storage.record_heartbeat(self._trial_id)
+            self.beat()
             self._stop.wait(self._interval)
 
     def __enter__(self) -> "Heartbeat":

@@ -126,7 +126,8 @@ def _enqueue_baselines(study: optuna.Study, objective: Objective) -> list[str]:
         if over:
             notes.append(f"baseline {label!r} is over budget ({'; '.join(over)}): not evaluated")
             continue
-        study.enqueue_trial(params, user_attrs=TrialRecord.enqueued_attrs(baseline=label))
+        # skip_if_exists: a worker killed after queueing the baselines but before recording the study queues them again
+        study.enqueue_trial(params, user_attrs=TrialRecord.enqueued_attrs(baseline=label), skip_if_exists=True)
     return notes
 
 
