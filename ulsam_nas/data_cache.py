@@ -14,9 +14,10 @@ machine share a single copy through the page cache.
   path, size and modification time, the resolution, the split, subset sizes,
   seed and validation fraction (a SHA-256 of them). A changed, added or
   removed file gives another key; the entry it replaces is deleted.
-* **Validation**: a magic string, the key, the file size and a CRC-32 of the
-  data (0.1 s for 350 MB). A corrupt or truncated file is logged, rebuilt and
-  replaced; it never crashes a run and never returns stale data.
+* **Validation**: a magic string, a CRC-32 of the header (shapes, key, class
+  names), the key, the file size and a CRC-32 of the data (0.1 s for 350 MB).
+  A corrupt or truncated file is logged, rebuilt and replaced; it never crashes
+  a run and never returns stale or altered data.
 * **Writes are atomic**: a temporary file in the same directory, renamed into
   place, under a lock file, so concurrent workers decode once and never read
   half a file. Unwritable directories only cost the cache (a warning).
@@ -48,7 +49,8 @@ log = logging.getLogger("ulsam_nas")
 
 CACHE_ENV = "ULSAM_NAS_CACHE_DIR"
 FORMAT = 1  # bump when the decoding or the file layout changes: old entries are then never read
-_MAGIC = b"ULSAM-NAS-CACHE\n"
+_MAGIC = b"ULSAM-NAS-CACH2\n"  # 2: the header has its own CRC-32
+_MAGIC_BEFORE = b"ULSAM-NAS-CACHE\n"  # entries written before: read as stale, rebuilt in place
 _ALIGN = 64
 _SUFFIX = ".tensors"
 
@@ -115,7 +117,7 @@ class DataCache:
         self._remove_older(source, keep=path)
         return self.load(path, full_key) or CacheEntry(tensors, meta, path)
 
-    # --- the file format: magic, header length, JSON header, padding, data ------------------
+    # --- the file format: magic, header length and CRC-32, JSON header, padding, data -------
 
     def load(self, path: Path, key: dict[str, Any]) -> CacheEntry | None:
         """The validated entry at ``path``, or None (missing; or corrupt: logged and removed)."""
@@ -139,7 +141,7 @@ class DataCache:
             offset += _padded(array.nbytes)
         header = json.dumps({"format": FORMAT, "key": _digest(key), "arrays": specs, "data_bytes": offset,
                              "crc32": crc, "meta": meta}).encode()
-        prefix = _MAGIC + struct.pack("<Q", len(header)) + header
+        prefix = _MAGIC + struct.pack("<QI", len(header), zlib.crc32(header)) + header
         tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,19 +209,24 @@ def _padded(size: int) -> int:
 
 def _read(path: Path, digest: str) -> CacheEntry:
     with open(path, "rb") as file:
-        if file.read(len(_MAGIC)) != _MAGIC:
+        magic = file.read(len(_MAGIC))
+        if magic == _MAGIC_BEFORE:
+            raise ValueError("written by an earlier version of ulsam-nas")
+        if magic != _MAGIC:
             raise ValueError("not a ulsam-nas cache file")
-        (length,) = struct.unpack("<Q", file.read(8))
+        length, header_crc = struct.unpack("<QI", file.read(12))
         if length > 1 << 28:
             raise ValueError("header length out of range")
         raw = file.read(length)
         if len(raw) != length:
             raise ValueError("truncated header")
+        if zlib.crc32(raw) != header_crc:
+            raise ValueError("header checksum mismatch")
         header = json.loads(raw)
         size = os.fstat(file.fileno()).st_size
     if header["format"] != FORMAT or header["key"] != digest:
         raise ValueError("written for other files or settings")
-    start = _padded(len(_MAGIC) + 8 + length)
+    start = _padded(len(_MAGIC) + 12 + length)
     if size != start + header["data_bytes"]:
         raise ValueError(f"{size} bytes, expected {start + header['data_bytes']}: truncated or overwritten")
     if header["data_bytes"] == 0:
