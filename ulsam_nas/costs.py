@@ -59,6 +59,8 @@ class CostReport:
     latency_device: str | None = None
     latency_threads: int | None = None
     latency_repeats: int | None = None  # timed runs
+    latency_reference_ms: float | None = None  # interleaved: the reference's latency the candidate's ratio was scaled by
+    latency_reference: str | None = None  # what that is and when it was measured (kept per machine: latency/reference.py)
     batchnorm_folded: bool | None = None
 
     def to_dict(self) -> dict:
@@ -122,8 +124,11 @@ def measure_costs(config: ArchConfig, resolution: int = DEFAULT_RESOLUTION, late
         reference = ArchConfig(backbone=config.backbone, width=config.width, num_classes=config.num_classes)
         latency = LatencyMeter(latency, resolution, reference)
     measured = latency.measure(config)
+    stored = latency.stored_reference
     return CostReport(flops=flops, params=params, resolution=resolution, latency_ms=measured.ms,
                       latency_iqr_ms=measured.iqr_ms, latency_uncertainty_ms=measured.uncertainty_ms,
                       latency_runtime=measured.runtime, latency_method=measured.method,
                       latency_device=measured.device, latency_threads=measured.threads,
-                      latency_repeats=measured.repeats, batchnorm_folded=True)
+                      latency_repeats=measured.repeats, latency_reference_ms=measured.reference_ms,
+                      latency_reference=f"{stored.description}, measured {stored.measured}" if stored else None,
+                      batchnorm_folded=True)

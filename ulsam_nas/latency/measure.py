@@ -8,18 +8,23 @@ pairs times the reference's latency, measured once per study. Noise that hits
 both networks cancels out of the ratio.
 
 ``direct`` is the plain method (median of single runs), kept for comparison
-and for measuring the reference itself.
+and for measuring the reference itself. The reference's latency is measured
+once per machine, runtime and threads and kept (``reference.py``), so that
+absolute figures repeat across processes too.
 """
 
 from __future__ import annotations
 
+import datetime
 import math
+import os
 import statistics
 import time
 from dataclasses import dataclass
 
 from ..builder import build_model
 from ..config import ArchConfig
+from .reference import REFERENCE_QUANTILE, ReferenceStore, StoredReference, reference_key
 from .runtimes import DEFAULT_RUNTIME, RUNTIMES, Runner, make_runner
 
 __all__ = ["Latency", "LatencyMeter", "LatencySettings", "describe_latency", "direct", "interleaved"]
@@ -35,7 +40,8 @@ class LatencySettings:
     threads: int = 1
     device: str = "cpu"
     table: str | None = None  # a latency table (ulsam-nas latency-table): predict, never measure
-    seconds: float = 2.0  # timing window of one measurement (the reference's own: twice that)
+    seconds: float = 2.0  # timing window of one measurement (the reference's own, once per machine: 3x that)
+    remeasure: bool = False  # measure the reference network again instead of using the one stored for this machine
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:
@@ -58,6 +64,7 @@ class Latency:
     method: str  # "interleaved", "direct" or "table"
     repeats: int = 0  # timed runs (pairs, for interleaved)
     iqr_ms: float = 0.0  # interquartile range of the runs (of the pairs' estimates, for interleaved)
+    reference_ms: float | None = None  # interleaved: the reference network's latency the ratio was scaled by
 
     def describe(self) -> str:
         return describe_latency(self.ms, self.uncertainty_ms, self.runtime, self.device, self.threads, self.method)
@@ -88,8 +95,17 @@ def _spread(values: list[float]) -> tuple[float, float]:
     return iqr, _MEDIAN_SE * iqr / math.sqrt(len(values))
 
 
-def direct(runner: Runner, warmup_s: float = 0.5, measure_s: float = 2.0, min_runs: int = 20) -> Latency:
-    """Median of single runs after a warm-up: the plain method."""
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (position - low) * (ordered[high] - ordered[low])
+
+
+def direct(runner: Runner, warmup_s: float = 0.5, measure_s: float = 2.0, min_runs: int = 20,
+           quantile: float = 0.5) -> Latency:
+    """The median (or another ``quantile``) of single runs after a warm-up: the plain method."""
     with runner.scope():
         warm = 0.0
         while warm < warmup_s:
@@ -99,7 +115,10 @@ def direct(runner: Runner, warmup_s: float = 0.5, measure_s: float = 2.0, min_ru
             timings.append(_timed(runner))
             spent += timings[-1] / 1000
     iqr, error = _spread(timings)
-    return Latency(statistics.median(timings), error, runner.runtime, runner.threads, runner.device, "direct",
+    if quantile != 0.5:  # a quantile's standard error: half the distance between the quantiles one binomial sd away
+        step = math.sqrt(quantile * (1 - quantile) / len(timings))
+        error = (_quantile(timings, min(1.0, quantile + step)) - _quantile(timings, max(0.0, quantile - step))) / 2
+    return Latency(_quantile(timings, quantile), error, runner.runtime, runner.threads, runner.device, "direct",
                    len(timings), iqr)
 
 
@@ -123,14 +142,15 @@ def interleaved(candidate: Runner, reference: Runner, reference_ms: float, warmu
     estimates = [ratio * reference_ms for ratio in ratios]
     iqr, error = _spread(estimates)
     return Latency(statistics.median(estimates), error, candidate.runtime, candidate.threads, candidate.device,
-                   "interleaved", len(ratios), iqr)
+                   "interleaved", len(ratios), iqr, reference_ms)
 
 
 class LatencyMeter:
     """Measures candidates of one study against its reference network, or predicts them from a table.
 
-    The reference's own latency is measured once (``reference_ms``, stored with the study) so that
-    every candidate of a study is on the same scale.
+    The reference's own latency is measured once per machine, runtime and threads and kept
+    (``reference.py``; ``reference_ms``, stored with the study too) so that every candidate of a study,
+    and of every study and ``cost`` run on this machine, is on the same scale.
     """
 
     def __init__(self, settings: LatencySettings, resolution: int, reference: ArchConfig,
@@ -144,6 +164,7 @@ class LatencyMeter:
             self.table.check_usable(settings, resolution)
         self._reference_runner: Runner | None = None
         self._reference_ms = reference_ms
+        self.stored_reference: StoredReference | None = None  # the kept measurement, when one was used
 
     def _runner(self, config: ArchConfig) -> Runner:
         shape = (1, 3, self.resolution, self.resolution)
@@ -157,14 +178,26 @@ class LatencyMeter:
 
     @property
     def reference_ms(self) -> float:
-        """The reference network's latency: measured on first use (longer than a candidate) unless given."""
+        """The reference network's latency: the one kept for this machine, runtime and threads (measured, then
+        kept, where there is none yet), unless given."""
         if self._reference_ms is None:
             if self.table is not None:
                 self._reference_ms = self.table.predict(self.reference).ms
             else:
-                self._reference_ms = direct(self.reference_runner, warmup_s=self.settings.seconds / 2,
-                                            measure_s=2 * self.settings.seconds).ms
+                key = reference_key(self.settings.runtime, self.settings.threads, self.settings.device, self.resolution,
+                                    self.reference.to_json())
+                self.stored_reference = ReferenceStore().get(key, self._measure_reference, self.settings.remeasure)
+                self._reference_ms = self.stored_reference.ms
         return self._reference_ms
+
+    def _measure_reference(self) -> StoredReference:
+        load = os.getloadavg()[0]  # said with the figure: a reference kept from a busy moment is worth remeasuring
+        measured = direct(self.reference_runner, warmup_s=self.settings.seconds / 2, measure_s=3 * self.settings.seconds,
+                          quantile=REFERENCE_QUANTILE)
+        return StoredReference(measured.ms, measured.uncertainty_ms,
+                               datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                               measured.repeats, f"{self.reference.summary()}, {REFERENCE_QUANTILE:.0%} quantile of "
+                               f"{measured.repeats} single runs, at load average {load:.1f} on {os.cpu_count()} cores")
 
     @reference_ms.setter
     def reference_ms(self, value: float) -> None:
