@@ -26,7 +26,6 @@ machine share a single copy through the page cache.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -38,10 +37,12 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import torch
+
+from .files import lock_beside
 
 __all__ = ["CACHE_ENV", "CacheEntry", "DataCache", "default_cache_dir", "file_signature"]
 
@@ -103,7 +104,7 @@ class DataCache:
         entry = self.load(path, full_key)
         if entry is not None:
             return entry
-        with self._lock(path):
+        with lock_beside(path):  # one builder per entry across processes
             entry = self.load(path, full_key)  # another worker may have built it while we waited
             if entry is not None:
                 return entry
@@ -161,22 +162,6 @@ class DataCache:
                     tmp.unlink()
             return None
         return path
-
-    @contextlib.contextmanager
-    def _lock(self, path: Path) -> Iterator[None]:
-        """One builder per entry across processes; no lock (and no waiting) where the directory is not writable."""
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(path.with_suffix(".lock"), "a")
-        except OSError:
-            yield
-            return
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _remove_older(self, source: dict[str, Any], keep: Path) -> None:
         """Entries of the same source with other files are stale for good: delete them (and their locks),

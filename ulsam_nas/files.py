@@ -4,12 +4,13 @@ tool reads back are written atomically."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-__all__ = ["checked_output", "write_atomically"]
+__all__ = ["checked_output", "lock_beside", "write_atomically"]
 
 
 def checked_output(path: str | Path, write: Callable[[Path], object], option: str = "output") -> Path:
@@ -43,3 +44,22 @@ def write_atomically(path: str | Path, data: bytes | memoryview) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+@contextlib.contextmanager
+def lock_beside(path: str | Path) -> Iterator[None]:
+    """An exclusive lock across processes on ``path`` (its ``.lock`` file beside it), for read-modify-write of a
+    shared file; no lock, and no waiting, where the folder cannot be written."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path.with_suffix(".lock"), "a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import fcntl
 import hashlib
 import json
 import logging
@@ -26,10 +25,10 @@ import platform
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from ..data_cache import default_cache_dir
-from ..files import write_atomically
+from ..files import lock_beside, write_atomically
 
 __all__ = ["MAX_AGE_DAYS", "REFERENCE_QUANTILE", "ReferenceStore", "StoredReference", "reference_key"]
 
@@ -90,7 +89,7 @@ class ReferenceStore:
 
     def get(self, key: dict, measure: Callable[[], StoredReference], remeasure: bool = False) -> StoredReference:
         """The stored reference for ``key``, measured (and stored) when missing, stale or asked for."""
-        with self._locked():
+        with lock_beside(self.path):  # workers starting together measure once
             entries = self._read()
             stored = entries.get(_digest(key))
             if stored is not None and not remeasure and stored.age_days <= MAX_AGE_DAYS:
@@ -122,19 +121,3 @@ class ReferenceStore:
         except OSError as error:  # a cache: a full or read-only disk costs its reuse, not the measurement
             log.warning("latency reference: cannot write %s (%s); not kept for later runs", self.path,
                         error.strerror or error)
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """One measurement at a time per machine: workers starting together measure once."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path.with_suffix(".lock"), "a")
-        except OSError:
-            yield
-            return
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
