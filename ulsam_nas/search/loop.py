@@ -30,6 +30,7 @@ from .ledger import Ledger
 from .objective import Objective, Trainer
 from .samplers import make_sampler
 from .settings import SearchSettings
+from .reconnect import StorageUnavailable
 from .storage import OrphanSweeper, StorageURL, StudyLock, heartbeat_for, make_storage, stored_trial, worker_id
 from .study import check_budget_reachable, prepare_study
 
@@ -107,14 +108,14 @@ def run_search(
     # A single worker on SQLite (the default) is repeatable from --seed.
     sampler_seed = settings.seed if storage.single_writer else settings.seed + worker_id()["pid"]
     sampler = make_sampler(settings.sampler, sampler_seed, settings.trials)
-    backend = make_storage(storage, settings.heartbeat_seconds, 3 * settings.heartbeat_seconds)
+    backend = make_storage(storage, settings.heartbeat_seconds, 3 * settings.heartbeat_seconds, settings.reconnect_seconds)
     # Before the study exists: a time budget that cannot fit must not leave a study with these settings behind.
     estimate, planned = plan_search(settings, space, data.num_classes, len(data.train_labels), len(data.val_labels),
                                     lambda: study_progress(backend, name, settings.objectives), objective.measure,
                                     wanted=on_estimate is not None, available_images=data.train_available)
     if on_estimate and estimate:
         on_estimate(estimate)  # before the noise runs and baselines' costing of a new study: say the cost first
-    lock = StudyLock(storage, name)
+    lock = StudyLock(storage, name, settings.reconnect_seconds)
     # Several workers may start at once: one creates the study, measures its noise (a few proxy trainings, see
     # study.prepare_study) and queues the baselines; the others wait here for the lock meanwhile.
     with lock.held():
@@ -180,6 +181,8 @@ def _run_trials(study: optuna.Study, objective: Objective, ledger: Ledger, lock:
             state = optuna.trial.TrialState.FAIL
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another worker's sweep took this worker for dead (a late heartbeat) and queued the trial again
+        except StorageUnavailable:
+            raise  # nothing can be told now; the next run sweeps the trial
         except KeyboardInterrupt:  # counted if its record was complete, else redone by the next run
             _tell_cut_off(study, trial)
             return True

@@ -12,8 +12,10 @@ database, its heartbeat stopped). A trial whose record was complete (its worker
 died between storing the status and telling Optuna) is finished with that
 record; any other is failed and queued again, once per config and attempt.
 
-This is the one module that touches Optuna's internals (a study's storage and
-ids, a trial's id); everything else goes through the functions here.
+This module and the storages beside it (``journal.py``: the journal file,
+checked; ``reconnect.py``: a database that may go away) are the only ones that
+touch Optuna's internals (a study's storage and ids, a trial's id); everything
+else goes through the functions here.
 """
 
 from __future__ import annotations
@@ -32,8 +34,12 @@ from pathlib import Path
 from typing import Iterator
 
 import optuna
+import sqlalchemy
+from optuna.storages.journal import JournalStorage
 
 from ..record import Status, TrialRecord
+from .journal import CheckedJournalBackend
+from .reconnect import RECONNECT_SECONDS, ReconnectingRDBStorage, is_connection_error, retrying
 
 __all__ = ["DEFAULT_STORAGE", "Heartbeat", "OrphanSweeper", "StorageURL", "StudyLock", "heartbeat_for", "make_storage",
            "open_study", "stored_trial", "trial_state", "worker_id"]
@@ -85,8 +91,10 @@ class StorageURL:
         return self.url
 
 
-def make_storage(url: str | StorageURL, heartbeat_seconds: int = HEARTBEAT_SECONDS, grace_seconds: int = GRACE_SECONDS):
-    """An Optuna storage for ``url``; databases get heartbeats and retry trials of dead workers.
+def make_storage(url: str | StorageURL, heartbeat_seconds: int = HEARTBEAT_SECONDS, grace_seconds: int = GRACE_SECONDS,
+                 reconnect_seconds: float = RECONNECT_SECONDS):
+    """An Optuna storage for ``url``; databases get heartbeats, and wait up to ``reconnect_seconds`` for a server
+    that goes away once open (``reconnect.py``). Opening fails at once.
 
     Opening a new database creates its tables: processes opening one at the same moment would
     collide, so they take turns (a lock for the storage as a whole).
@@ -94,7 +102,10 @@ def make_storage(url: str | StorageURL, heartbeat_seconds: int = HEARTBEAT_SECON
     parsed = url if isinstance(url, StorageURL) else StorageURL.parse(url)
     try:
         with StudyLock(parsed, "").held():
-            return _open_storage(parsed, heartbeat_seconds, grace_seconds)
+            storage = _open_storage(parsed, heartbeat_seconds, grace_seconds)
+        if isinstance(storage, ReconnectingRDBStorage):
+            storage.reconnect_seconds = reconnect_seconds
+        return storage
     except ValueError:
         raise
     except Exception as error:  # the driver's own error: unreachable host, bad credentials, missing driver
@@ -106,17 +117,17 @@ def _open_storage(parsed: StorageURL, heartbeat_seconds: int, grace_seconds: int
     if parsed.path is not None and not parsed.path.parent.exists():
         raise ValueError(f"storage: folder {parsed.path.parent} does not exist")
     if parsed.kind == "journal":
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-        return JournalStorage(JournalFileBackend(str(parsed.path)))
+        return JournalStorage(CheckedJournalBackend(str(parsed.path)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeat options
         # No stale-trial callback: Optuna's retry copies every user attribute of the dead trial (its status too)
         # into the queued copy; OrphanSweeper decides what a dead worker's trial becomes.
-        return optuna.storages.RDBStorage(
-            parsed.url, heartbeat_interval=heartbeat_seconds, grace_period=grace_seconds,
-            engine_kwargs=None if parsed.kind == "sqlite" else {"pool_pre_ping": True},
-        )
+        if parsed.kind == "sqlite":
+            return optuna.storages.RDBStorage(parsed.url, heartbeat_interval=heartbeat_seconds, grace_period=grace_seconds)
+        storage = ReconnectingRDBStorage(parsed.url, heartbeat_interval=heartbeat_seconds, grace_period=grace_seconds,
+                                         engine_kwargs={"pool_pre_ping": True})
+        storage.reconnect_seconds = 0  # opening fails at once; make_storage sets the wait for later calls
+        return storage
 
 
 def open_study(storage: str | None, study_name: str | None) -> optuna.Study:
@@ -236,16 +247,18 @@ class OrphanSweeper:
 
 
 class StudyLock:
-    """A lock shared by every worker of one study: PostgreSQL advisory lock, or a file lock."""
+    """A lock shared by every worker of one study: PostgreSQL advisory lock, or a file lock.
 
-    def __init__(self, url: str | StorageURL, study_name: str) -> None:
+    ``reconnect_seconds``: how long taking the lock waits for a database that went away (0: not at all).
+    The advisory lock dies with its connection (a server restart); the orphan sweep allows for that.
+    """
+
+    def __init__(self, url: str | StorageURL, study_name: str, reconnect_seconds: float = 0) -> None:
         parsed = url if isinstance(url, StorageURL) else StorageURL.parse(url)
-        self.url, self.study_name = parsed, study_name
+        self.url, self.study_name, self.reconnect_seconds = parsed, study_name, reconnect_seconds
         self._engine = None
         self._path = None
         if parsed.kind == "postgresql":
-            import sqlalchemy
-
             self._engine = sqlalchemy.create_engine(parsed.url, poolclass=sqlalchemy.pool.NullPool)
             self._key = int.from_bytes(hashlib.sha256(study_name.encode()).digest()[:8], "big", signed=True)
         elif parsed.path is not None:
@@ -256,14 +269,8 @@ class StudyLock:
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
         if self._engine is not None:
-            import sqlalchemy
-
-            with self._engine.connect() as connection:
-                connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": self._key})
-                try:
-                    yield
-                finally:
-                    connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
+            with self._advisory_lock():
+                yield
             return
         if self._path is None:  # another database: Optuna's own transactions only
             yield
@@ -274,6 +281,29 @@ class StudyLock:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def _advisory_lock(self) -> Iterator[None]:
+        def locked():
+            connection = self._engine.connect()
+            try:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": self._key})
+            except BaseException:
+                connection.close()
+                raise
+            return connection
+
+        connection = retrying(locked, self.url.url, self.reconnect_seconds)
+        try:
+            yield
+        finally:
+            try:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
+            except Exception as error:
+                if not is_connection_error(error):  # a lost connection has let go of the lock already
+                    raise
+            finally:
+                connection.close()
 
 
 class Heartbeat:
@@ -305,5 +335,5 @@ class Heartbeat:
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        if self._thread is not None:  # a beat waiting for a database that went away is not waited for
+            self._thread.join(timeout=self._interval + 1)
