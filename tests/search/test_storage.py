@@ -21,7 +21,7 @@ import pytest
 from ulsam_nas import ArchConfig
 from ulsam_nas.record import Status, TrialRecord, TrialWriter
 from ulsam_nas.search import open_study
-from ulsam_nas.search.storage import OrphanSweeper, heartbeat_for, make_storage
+from ulsam_nas.search.storage import OrphanSweeper, heartbeat_for, make_storage, worker_id
 
 from ..conftest import TINY_SPACE
 
@@ -214,9 +214,16 @@ def test_a_config_is_queued_again_a_limited_number_of_times(journal_study):
 
 
 def test_live_workers_and_other_machines_are_left_alone_on_a_file(journal_study):
-    running_trial(journal_study, {"host": socket.gethostname(), "pid": os.getpid()})
+    running_trial(journal_study, worker_id())
+    running_trial(journal_study, {"host": socket.gethostname(), "pid": os.getpid()})  # recorded without a start time
     running_trial(journal_study, {"host": "another-machine", "pid": 1})
     assert OrphanSweeper(journal_study)() == []
+
+
+def test_a_pid_used_again_by_another_process_is_not_taken_for_the_dead_worker(journal_study):
+    reused = worker_id() | {"started": worker_id()["started"] - 1}  # this pid, but a process started earlier
+    number = running_trial(journal_study, reused)
+    assert OrphanSweeper(journal_study)() == [number]
 
 
 def test_a_trial_cut_off_before_its_claim_is_failed_under_the_lock(journal_study):

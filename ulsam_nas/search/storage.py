@@ -149,7 +149,9 @@ def open_study(storage: str | None, study_name: str | None) -> optuna.Study:
 
 
 def worker_id() -> dict[str, object]:
-    return {"host": socket.gethostname(), "pid": os.getpid()}
+    """This process: host, pid and (on Linux) its start time, so that a pid used again is not taken for it."""
+    started = _start_time(os.getpid())
+    return {"host": socket.gethostname(), "pid": os.getpid()} | ({"started": started} if started is not None else {})
 
 
 def stored_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
@@ -173,7 +175,18 @@ def _database(storage) -> optuna.storages.RDBStorage | None:
     return backend if isinstance(backend, optuna.storages.RDBStorage) else None
 
 
-def _alive(pid: int) -> bool:
+def _start_time(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux's /proc), or None where it cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])  # field 22; the fields after the name start at field 3
+
+
+def _alive(pid: int, started: int | None = None) -> bool:
+    if started is not None:  # pids come round again (32,768 of them by default): the start time tells them apart
+        return _start_time(pid) == started
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -222,7 +235,7 @@ class OrphanSweeper:
             first = self._unclaimed_since.setdefault(trial._trial_id, time.monotonic())
             return time.monotonic() - first > self._grace
         if worker.get("host") == socket.gethostname():  # its process tells for sure, however late its heartbeat
-            return not _alive(int(worker["pid"]))
+            return not _alive(int(worker["pid"]), worker.get("started"))
         return trial._trial_id in stale
 
     def _recover(self, trial: optuna.trial.FrozenTrial) -> None:
