@@ -71,6 +71,7 @@ class TrialRecord:
     reason: str = ""
     reused_from: int | None = None
     retry_of: int | None = None
+    waiting_for: int | None = None  # while running: the trial of the same config it waits for (trained elsewhere)
     feasible: bool | None = None  # None: the study has no budgets
     wall_seconds: float = math.nan
     # The objective values told to Optuna; also stored with the status, so that a trial whose worker died
@@ -183,6 +184,11 @@ class TrialWriter:
         for key, value in (("config", config.to_dict()), ("config_key", config.to_json()),
                            ("summary", config.summary()), ("worker", worker)):
             self.trial.set_user_attr(key, value)
+
+    def waiting(self, twin: int | None) -> None:
+        """Waiting for ``twin`` (same config, trained by another worker), or not (None)."""
+        if twin is not None or "waiting_for" in self.trial.user_attrs:
+            self.trial.set_user_attr("waiting_for", twin)
 
     def costed(self, costs: CostReport, seconds: float) -> None:
         for key in _COST_FIELDS:

@@ -156,6 +156,18 @@ def dead_pid() -> int:
     return process.pid
 
 
+def test_a_killed_worker_not_yet_reaped_is_dead(journal_study):
+    # Its parent (run_workers, or a harness) may be waiting on another child: the zombie's pid still answers kill(0).
+    zombie = subprocess.Popen([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
+    deadline = time.monotonic() + 30
+    while open(f"/proc/{zombie.pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    number = running_trial(journal_study, {"host": socket.gethostname(), "pid": zombie.pid})
+    assert OrphanSweeper(journal_study)() == [number]
+    zombie.wait()
+
+
 def running_trial(study, worker, status=None, values=None, baseline=None):
     """A trial as a worker leaves it when killed: claimed, maybe with its whole record stored, never told."""
     if baseline is not None:

@@ -147,9 +147,9 @@ def _run_trials(study: optuna.Study, objective: Objective, ledger: Ledger, lock:
     noise = study_noise(study)
     sweep = OrphanSweeper(study)
 
-    def sweep_under_lock() -> None:
+    def locked(job):
         with lock.held():
-            sweep()
+            return job()
 
     while settings.timeout is None or time.monotonic() - started < settings.timeout:
         with lock.held():
@@ -174,7 +174,7 @@ def _run_trials(study: optuna.Study, objective: Objective, ledger: Ledger, lock:
         state, values = optuna.trial.TrialState.COMPLETE, None
         try:
             with heartbeat:
-                values = objective(trial, config, ledger, twin, sweep_under_lock)
+                values = objective(trial, config, ledger, twin, locked, sweep)
         except optuna.TrialPruned:
             state = optuna.trial.TrialState.PRUNED
         except TrainingDiverged:

@@ -64,27 +64,38 @@ class Objective:
         """Under the study lock: draw the config and note a running trial of the same config to wait for."""
         config = self.space.suggest(trial, self.data.num_classes)
         TrialWriter(trial).claimed(config, worker)
-        key = config.to_json()
+        return config, self._twin(trial, config.to_json())
+
+    @staticmethod
+    def _twin(trial: optuna.Trial, key: str) -> int | None:
+        """Under the study lock: another running trial that trains this config (not one waiting for it), noted as
+        the one this trial waits for. Waiters wait only for trainers, so no two wait for each other."""
         running = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-        twin = next((t.number for t in running if t.number != trial.number and TrialRecord.from_trial(t).config_key == key),
-                    None)
-        return config, twin
+        twin = next((t.number for t in running if t.number != trial.number and TrialRecord.from_trial(t).config_key == key
+                     and TrialRecord.from_trial(t).waiting_for is None), None)
+        TrialWriter(trial).waiting(twin)
+        return twin
 
     def __call__(self, trial: optuna.Trial, config: ArchConfig, ledger: Ledger, twin: int | None = None,
+                 locked: Callable[[Callable[[], object]], object] = lambda job: job(),
                  sweep: Callable[[], object] | None = None) -> list[float]:
         """Evaluate a claimed trial; returns the objective values (raises TrialPruned when stopped early).
 
-        ``sweep`` (the study's orphan sweep, under its lock) runs while waiting for a twin, whose worker may be dead.
+        ``locked(job)`` runs ``job`` under the study lock; ``sweep`` (the study's orphan sweep) runs under it
+        while waiting for a twin, whose worker may be dead.
         """
         started = time.perf_counter()
-        if twin is not None:  # another worker trains this config right now: wait for its result, don't train it twice
+        key = config.to_json()
+        while twin is not None:  # another worker trains this config right now: wait for its result, don't train it twice
             waited = 0
             while trial_state(trial.study, twin) == optuna.trial.TrialState.RUNNING:
                 time.sleep(1.0)
                 waited += 1
                 if sweep is not None and waited % 5 == 0:
-                    sweep()
+                    locked(sweep)
+            # Ended without a result (its worker died): wait for another trainer of it, or become the one.
             ledger.refresh(trial.study)
+            twin = None if ledger.evaluated_before(key) else locked(lambda: self._twin(trial, key))
         source = ledger.evaluated_before(config.to_json())
         costs = source.cost_report(self.resolution) if source else self.measure(config)
         writer = TrialWriter(trial)

@@ -175,18 +175,28 @@ def _database(storage) -> optuna.storages.RDBStorage | None:
     return backend if isinstance(backend, optuna.storages.RDBStorage) else None
 
 
-def _start_time(pid: int) -> int | None:
-    """When process ``pid`` started, in clock ticks since boot (Linux's /proc), or None where it cannot be read."""
+def _process(pid: int) -> tuple[str, int] | None:
+    """Process ``pid``'s state letter and start time (clock ticks since boot) from Linux's /proc, or None."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])  # field 22; the fields after the name start at field 3
+    return fields[0], int(fields[19])  # fields 3 and 22; the fields after the name start at field 3
+
+
+def _start_time(pid: int) -> int | None:
+    process = _process(pid)
+    return None if process is None else process[1]
 
 
 def _alive(pid: int, started: int | None = None) -> bool:
-    if started is not None:  # pids come round again (32,768 of them by default): the start time tells them apart
-        return _start_time(pid) == started
+    process = _process(pid)
+    if process is not None:
+        # A killed worker whose parent has not reaped it yet is a zombie: dead, though its pid still answers.
+        # Pids come round again (32,768 by default): a start time other than the worker's is another process.
+        return process[0] not in "ZX" and (started is None or process[1] == started)
+    if started is not None and Path("/proc/self/stat").exists():
+        return False  # /proc is there and has no such process
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
