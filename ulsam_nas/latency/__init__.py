@@ -2,7 +2,8 @@
 predicted from a table of pieces timed once on the target device.
 
 ``runtimes`` (ONNX Runtime, eager PyTorch), ``measure`` (direct and interleaved
-timing, the per-study :class:`LatencyMeter`) and ``table`` (latency tables).
+timing, the per-study :class:`LatencyMeter`), ``reference`` (the reference
+network's latency, kept per machine) and ``table`` (latency tables).
 """
 
 from .measure import Latency, LatencyMeter, LatencySettings, describe_latency, direct, interleaved

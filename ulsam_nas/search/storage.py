@@ -336,7 +336,9 @@ class Heartbeat:
         self._storage, self._trial_id = storage, trial_id
         self._stop = threading.Event()
         self._thread = None
-        self._interval = _database(storage).get_heartbeat_interval() if _database(storage) is not None else None
+        database = _database(storage)  # a SQLite file has one machine's workers: their processes tell, not heartbeats
+        self._interval = database.get_heartbeat_interval() \
+            if database is not None and not StorageURL(database.url).local_file else None
         if self._interval:
             self._thread = threading.Thread(target=self._beat, daemon=True)
 
