@@ -1,4 +1,5 @@
-"""Several workers on one study, crashes that lose nothing: real processes, a real PostgreSQL server.
+"""Several workers on one study, crashes that lose nothing: real processes, a real PostgreSQL server; and the
+orphan sweep itself, in this process: what a dead worker's trial becomes.
 
 The PostgreSQL tests use ULSAM_NAS_TEST_POSTGRES (default
 postgresql://ulsam:ulsam@localhost/ulsam_test, which .ci/run creates) and are
