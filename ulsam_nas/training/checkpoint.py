@@ -59,7 +59,7 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     try:
         write_atomically(path, buffer.getbuffer())
     except OSError as error:
-        raise ValueError(f"checkpoint: cannot write {path}: {error.strerror or error}; the previous one is "
+        raise ValueError(f"checkpoint: cannot write {path}: {error.strerror or error}; any earlier one is "
                          "left as it was") from None
 
 
