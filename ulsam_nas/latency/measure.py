@@ -74,8 +74,8 @@ def describe_latency(ms: float, uncertainty_ms: float | None, runtime: str | Non
                      threads: int | None, method: str | None) -> str:
     """One line for people: value, uncertainty, and what it was measured on and how."""
     where = f"{runtime} on {device}" + (f", {threads} thread(s)" if threads else "")
-    how = {"interleaved": "interleaved with the reference network", "direct": "median of single runs",
-           "table": "predicted from a latency table"}.get(method or "", method or "")
+    how = {"interleaved": "interleaved with the reference network, scaled by its kept latency",
+           "direct": "median of single runs", "table": "predicted from a latency table"}.get(method or "", method or "")
     kind = "predicted" if method == "table" else "median"
     return f"{ms:.2f} ± {uncertainty_ms or 0:.2f} ms {kind} ({where}; {how}; batch 1, BatchNorm folded)"
 
