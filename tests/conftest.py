@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -79,3 +81,24 @@ def tiny_space(tmp_path) -> Path:
     path = tmp_path / "tiny.yaml"
     path.write_text(TINY_SPACE)
     return path
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A factory of small filesystems (a tmpfs of the given bytes) that fill up: writes then fail with ENOSPC."""
+    mounted = []
+
+    def make(size: int, name: str = "disk") -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"a full disk needs a small tmpfs, which cannot be mounted here: {result.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield make
+    for folder in mounted:
+        with contextlib.suppress(OSError):
+            subprocess.run(["umount", "-l", str(folder)], check=False)

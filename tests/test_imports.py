@@ -113,6 +113,9 @@ STORED_OR_ERRORS = {
     "ulsam_nas.search.plan._fewer_refined": "part of the time budget's one-line error",
     "ulsam_nas.search.stopping.check": "the reason stored with a trial stopped early",
     "ulsam_nas.search.study.measure_noise": "the reason stored when the noise is not measured",
+    "ulsam_nas.search.journal._checked": "a damaged journal's error",
+    "ulsam_nas.latency.table.load": "the hint of a file that is not a latency table's error",
+    "ulsam_nas.latency.meter._measure_reference": "the description stored with the kept reference latency",
 }
 
 

@@ -37,6 +37,7 @@ class CostReport:
     def latency_ms(self) -> float | None:
         """The latency metric's column (``metrics.METRICS["latency"]``)."""
         return None if self.latency is None else self.latency.ms
+    latency_reference: str | None = None  # the kept reference latency the figure is scaled by: what and when (reference.py)
 
     def to_dict(self) -> dict:
         """Flat, as ``cost --json`` prints it: flops, params, resolution, latency_ms, latency_sigma_ms, ..."""
@@ -44,6 +45,8 @@ class CostReport:
         if self.latency is not None:
             values |= {f"latency_{key}": value for key, value in asdict(self.latency).items() if key != "ms"}
             values |= {"latency_ms": self.latency.ms, "batchnorm_folded": True}
+        if self.latency_reference is not None:
+            values["latency_reference"] = self.latency_reference
         return values
 
 
@@ -99,4 +102,7 @@ def measure_costs(config: ArchConfig, resolution: int = DEFAULT_RESOLUTION, late
     if isinstance(latency, LatencySettings):
         reference = ArchConfig(backbone=config.backbone, width=config.width, num_classes=config.num_classes)
         latency = LatencyMeter(latency, resolution, reference)
-    return CostReport(flops=flops, params=params, resolution=resolution, latency=latency.measure(config))
+    measured = latency.measure(config)
+    stored = latency.stored_reference
+    return CostReport(flops=flops, params=params, resolution=resolution, latency=measured,
+                      latency_reference=f"{stored.description}, measured {stored.measured}" if stored else None)

@@ -73,9 +73,12 @@ class TrialRecord:
     reason: str = ""
     reused_from: int | None = None
     retry_of: int | None = None
+    waiting_for: int | None = None  # while running: the trial of the same config it waits for (trained elsewhere)
     feasible: bool | None = None  # None: the study has no budgets
     wall_seconds: float = math.nan
-    values: tuple[float, ...] | None = None  # the objective values told to Optuna
+    # The objective values told to Optuna; also stored with the status, so that a trial whose worker died
+    # between storing its record and telling Optuna is finished with them instead of being trained again.
+    values: tuple[float, ...] | None = None
 
     @property
     def counted(self) -> bool:
@@ -111,8 +114,14 @@ class TrialRecord:
             "status": Status(attrs["status"]) if "status" in attrs else fallback,
             "proxy_curve": tuple(attrs.get("proxy_curve", ())),
             "feasible": all(v <= 0 for v in constraints.values()) if constraints else None,
-            "wall_seconds": wall, "values": tuple(trial.values) if trial.values else None,
+            "wall_seconds": wall,
+            "values": tuple(trial.values) if trial.values else tuple(attrs["values"]) if attrs.get("values") else None,
         })
+
+    @property
+    def complete(self) -> bool:
+        """Its status is stored: the record is whole, whatever Optuna's state says (see :class:`TrialWriter`)."""
+        return self.status in COUNTED
 
     @staticmethod
     def enqueued_attrs(baseline: str | None = None, retry_of: int | None = None) -> dict[str, Any]:
@@ -139,6 +148,11 @@ class TrialWriter:
                            ("summary", config.summary()), ("worker", worker)):
             self.trial.set_user_attr(key, value)
 
+    def waiting(self, twin: int | None) -> None:
+        """Waiting for ``twin`` (same config, trained by another worker), or not (None)."""
+        if twin is not None or "waiting_for" in self.trial.user_attrs:
+            self.trial.set_user_attr("waiting_for", twin)
+
     def costed(self, costs, seconds: float) -> None:
         """Store a :class:`~ulsam_nas.costs.CostReport`'s figures."""
         values = {"flops": costs.flops, "params": costs.params}
@@ -164,9 +178,13 @@ class TrialWriter:
             self.trial.set_user_attr("proxy_curve", list(source.proxy_curve))
         self.trial.set_user_attr("reused_from", source.number)
 
-    def finished(self, status: Status, reason: str = "", train_seconds: float = 0.0) -> None:
+    def finished(self, status: Status, reason: str = "", train_seconds: float = 0.0,
+                 values: list[float] | None = None) -> None:
+        """The record's last writes; ``values``: the objective values about to be told (finished trials)."""
         self.trial.set_user_attr("train_seconds", train_seconds)
         self.trial.set_user_attr("reason", reason)
+        if values is not None:
+            self.trial.set_user_attr("values", list(values))
         self.trial.set_user_attr("status", status.value)  # last: a trial with a status has a complete record
 
 
@@ -246,12 +264,13 @@ class StudyMeta:
 
     def write(self, study: optuna.Study) -> None:
         """Store a new study's attributes (refinement, calibration and runs are written by their own methods)."""
-        values = {"settings": self.definition.to_dict() if self.definition else None,
-                  "objectives": list(self.objectives), "sampler": self.sampler,
+        values = {"objectives": list(self.objectives), "sampler": self.sampler,
                   "validation_images": self.validation_images, "reference_point": self.reference_point,
                   "skipped_baselines": [item.to_dict() for item in self.skipped_baselines],
                   "latency_reference_ms": self.latency_reference_ms,
-                  "noise": self.noise.to_dict() if self.noise else None}
+                  "noise": self.noise.to_dict() if self.noise else None,
+                  # last: it marks the study as written (``written``), so a worker killed halfway leaves none
+                  "settings": self.definition.to_dict() if self.definition else None}
         for key, value in values.items():
             if value is not None:
                 study.set_user_attr(key, value)

@@ -2,6 +2,8 @@
 
 import logging
 import os
+import random
+import subprocess
 
 import pytest
 import torch
@@ -123,6 +125,45 @@ def test_a_corrupt_cache_file_is_rebuilt_with_a_warning(image_folder, tmp_path, 
     decodes[0] = 0
     assert same(load_dataset(f"imagefolder:{image_folder}", 16, cache_dir=cache), expected) and decodes[0] == 0
     assert "data cache:" not in caplog.text  # rewritten whole
+
+
+def test_any_flipped_byte_is_rebuilt_or_harmless_never_other_data(image_folder, tmp_path, decodes, caplog):
+    cache = tmp_path / "cache"
+    load_dataset(f"imagefolder:{image_folder}", 16, cache_dir=cache)
+    expected = load_dataset(f"imagefolder:{image_folder}", 16, cache=False)
+    (entry,) = entries(cache)
+    good = entry.read_bytes()
+    header_end = 16 + 12 + int.from_bytes(good[16:24], "little")
+    rng = random.Random(0)
+    # half in the header (shapes, key, class names: covered by its own CRC since issue 20), half anywhere
+    positions = [rng.randrange(header_end) for _ in range(20)] + [rng.randrange(len(good)) for _ in range(20)]
+    rebuilt = 0
+    for position in positions:
+        damaged = bytearray(good)
+        damaged[position] ^= 1 << rng.randrange(8)
+        entry.write_bytes(bytes(damaged))
+        caplog.clear()
+        decodes[0] = 0
+        with caplog.at_level(logging.WARNING, logger="ulsam_nas"):
+            data = load_dataset(f"imagefolder:{image_folder}", 16, cache_dir=cache)
+        assert same(data, expected)
+        if decodes[0]:  # detected: one warning line, rebuilt
+            assert caplog.text.count("data cache:") == 1 and "decoding again" in caplog.text
+            rebuilt += 1
+        entry.write_bytes(good)
+    assert rebuilt >= 30  # only the padding between header and data may be flipped unseen
+
+
+def test_a_full_disk_only_costs_the_cache_and_leaves_no_partial_file(image_folder, small_disk, decodes, caplog):
+    disk = small_disk(8 * 1024)  # the decoded folder takes 14 KiB
+    data = load_dataset(f"imagefolder:{image_folder}", 16, cache_dir=disk)
+    assert same(data, load_dataset(f"imagefolder:{image_folder}", 16, cache=False))
+    assert "cannot write" in caplog.text and "No space left on device" in caplog.text
+    assert not entries(disk) and not list(disk.glob(".*.tmp"))  # no half-written entry to read later
+    subprocess.run(["mount", "-o", "remount,size=1m", str(disk)], check=True)
+    load_dataset(f"imagefolder:{image_folder}", 16, cache_dir=disk)
+    decodes[0] = 0
+    assert same(load_dataset(f"imagefolder:{image_folder}", 16, cache_dir=disk), data) and decodes[0] == 0
 
 
 def test_an_unwritable_cache_directory_only_costs_the_cache(image_folder, tmp_path, caplog):

@@ -75,3 +75,22 @@ def test_clearly_dominated_candidate_is_stopped_early(tiny_space, data):
     study.enqueue_trial({"width": 1.0, "depth_14": 3, "ulsam_16": 0})  # costlier than all three
     record = evaluate(Objective(settings, space, data, trainer=bad), study, ledger)
     assert record.status is Status.STOPPED_EARLY and "earlier trials that cost no more" in record.reason
+
+
+def test_waiters_for_a_dead_twin_train_it_once_between_them(tiny_space, data):
+    # Two workers wait for a trial of the same config whose worker died; when it is failed, one of them trains
+    # the config and the other waits for that one, instead of both training it.
+    space = load_space(tiny_space)
+    objective = Objective(SearchSettings(space=str(tiny_space), proxy=PROXY), space, data, trainer=FakeTrainer([0.5]))
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    params = {"width": 0.35, "depth_14": 3, "ulsam_16": 0}
+    claimed = []
+    for _ in range(3):
+        study.enqueue_trial(params)
+        trial = study.ask()
+        claimed.append((trial, *objective.claim(trial, {"host": "h", "pid": 1})))
+    (dead, _, first_twin), (b, config, b_twin), (c, _, c_twin) = claimed
+    assert (first_twin, b_twin, c_twin) == (None, 0, 0)  # both wait for the trainer, not for each other
+    study.tell(dead, state=optuna.trial.TrialState.FAIL)  # swept: its worker died
+    assert Objective._twin(b, config.to_json()) is None  # b becomes the trainer ...
+    assert Objective._twin(c, config.to_json()) == b.number  # ... and c waits for b

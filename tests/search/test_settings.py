@@ -1,7 +1,11 @@
 """Search settings: study definition files, validation, the quick-start study matching the defaults."""
 
+import random
+from collections import Counter
+
 import pytest
 
+from ulsam_nas.resources import resolve_bundled
 from ulsam_nas.search import SearchSettings
 from ulsam_nas.space import load_space
 
@@ -17,6 +21,12 @@ def test_study_definition_files(tmp_path):
     path.write_text("spaec: mobilenet_v1\n")
     with pytest.raises(ValueError, match="unknown key\\(s\\) spaec"):
         SearchSettings.load(path)
+    for text, message in (("budgets:\nobjectives:\n", "study: budgets, objectives: no value given"),
+                          ("proxy: 5\n", "study proxy: must be a mapping"), ("seed: 0\x1a\n", "not valid YAML \\(character 7\\)"),
+                          (b"seed: \xff\n", "not UTF-8 text \\(byte 6\\)")):
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        with pytest.raises(ValueError, match=message):  # each once a traceback or a line that did not name the file
+            SearchSettings.load(path)
 
 
 @pytest.mark.parametrize("overrides,message", [
@@ -58,3 +68,26 @@ def test_study_files_of_earlier_versions_still_load(tmp_path):
     path.write_text("latency: {runtime: torch, speed: 3}\n")
     with pytest.raises(ValueError, match="study latency: unknown key\\(s\\) speed"):
         SearchSettings.load(path)
+
+
+def test_a_truncated_or_flipped_study_file_loads_or_is_one_line_never_a_traceback(tmp_path):
+    good = SearchSettings.load("quickstart")
+    text = (resolve_bundled("studies", "quickstart", "study")).read_bytes()
+    rng = random.Random(0)
+    damaged = [text[:cut] for cut in range(0, len(text), 7)]
+    for _ in range(150):
+        flipped = bytearray(text)
+        flipped[rng.randrange(len(text))] ^= 1 << rng.randrange(8)
+        damaged.append(bytes(flipped))
+    path = tmp_path / "quickstart.yaml"
+    outcomes = Counter()
+    for data in damaged:
+        path.write_bytes(data)
+        try:
+            outcomes["same" if SearchSettings.load(path) == good else "other valid settings"] += 1
+        except ValueError as error:
+            assert "\n" not in str(error)
+            outcomes["refused"] += 1
+    # A hand-written file has no checksum: a flip that leaves valid settings (a comment, or trials: 60 -> 62) is
+    # another study definition. A resumed study refuses any change to what defines it (test_loop.py).
+    assert outcomes["refused"] > 0 and outcomes["same"] > 0

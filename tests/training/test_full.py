@@ -12,6 +12,7 @@ from ulsam_nas import ArchConfig, build_model
 from ulsam_nas.data.cache import default_cache_dir
 from ulsam_nas.deploy import export_model
 from ulsam_nas.training import TrainSettings, load_trained, train
+from ulsam_nas.training.checkpoint import load_checkpoint
 
 CONFIG = ArchConfig(num_classes=1000, width=0.35, drop=[15, 16], ulsam=[{"after": 13, "subspaces": 4}])
 SETTINGS = TrainSettings(epochs=2, resolution=32, batch_size=32, train_subset=96, threads=1)
@@ -42,7 +43,7 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path):
         train(CONFIG, SETTINGS, tmp_path / "b", on_epoch=stop_after_first)
     resumed = train(CONFIG, SETTINGS, tmp_path / "b", resume=True)
     assert resumed.resumed_from == 1
-    a, b = torch.load(tmp_path / "a" / "last.pt", weights_only=False), torch.load(tmp_path / "b" / "last.pt", weights_only=False)
+    a, b = load_checkpoint(tmp_path / "a" / "last.pt"), load_checkpoint(tmp_path / "b" / "last.pt")
     for key in a["model"]:
         torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
     assert straight.top1 == resumed.top1

@@ -59,12 +59,16 @@ def cost(
         help="Predict latency from this table (`ulsam-nas latency-table`) instead of measuring.")] = None,
     device: Annotated[str, typer.Option(help="Device for latency: cpu or cuda (torch runtime).")] = _LATENCY.device,
     threads: Annotated[int, typer.Option(help="CPU threads for latency.")] = _LATENCY.threads,
+    remeasure_reference: Annotated[bool, typer.Option(
+        "--remeasure-reference", help="Measure the reference network again instead of using the latency kept for "
+                                      "this machine, runtime and threads (and keep the new one).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (keys flops, params, latency_ms, ...).")] = False,
 ) -> None:
     """FLOPs (multiply-accumulates), parameters and optionally latency of an architecture config (its canonical form).
 
     Latency is timed interleaved with the vanilla network of the same width, so that a busy machine's
-    noise cancels out, and reported with its standard error.
+    noise cancels out, and reported with its standard error. The vanilla network's own latency is measured
+    once per machine, runtime and threads and kept, so that the figure repeats from run to run.
     """
     from ..costs import measure_costs  # PyTorch: loaded when a network is measured, not for --help
     from ..present.runs import latency_line
@@ -72,7 +76,7 @@ def cost(
     written = ArchConfig.load(config)
     arch = written.canonical()  # one network, one encoding: the form searches store and compare
     settings = LatencySettings(runtime=latency_runtime, threads=threads, device=device,
-                               table=str(latency_table) if latency_table else None)
+                               table=str(latency_table) if latency_table else None, remeasure=remeasure_reference)
     report = measure_costs(arch, resolution=resolution, latency=settings if latency or latency_table else False)
     if as_json:
         typer.echo(json.dumps({"config": arch.to_dict(), **report.to_dict()}, indent=2))
@@ -85,6 +89,8 @@ def cost(
     ]
     if report.latency is not None:
         rows.append(["latency", latency_line(report.latency)])
+    if report.latency_reference:
+        rows.append(["latency reference", f"{report.latency.reference_ms:.2f} ms ({report.latency_reference})"])
     typer.echo(format_table(rows, ["cost", "value"]))
 
 

@@ -14,9 +14,10 @@ machine share a single copy through the page cache.
   path, size and modification time, the resolution, the split, subset sizes,
   seed and validation fraction (a SHA-256 of them). A changed, added or
   removed file gives another key; the entry it replaces is deleted.
-* **Validation**: a magic string, the key, the file size and a CRC-32 of the
-  data (0.1 s for 350 MB). A corrupt or truncated file is logged, rebuilt and
-  replaced; it never crashes a run and never returns stale data.
+* **Validation**: a magic string, a CRC-32 of the header (shapes, key, class
+  names), the key, the file size and a CRC-32 of the data (0.1 s for 350 MB).
+  A corrupt or truncated file is logged, rebuilt and replaced; it never crashes
+  a run and never returns stale or altered data.
 * **Writes are atomic**: a temporary file in the same directory, renamed into
   place, under a lock file, so concurrent workers decode once and never read
   half a file. Unwritable directories only cost the cache (a warning).
@@ -25,7 +26,6 @@ machine share a single copy through the page cache.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -37,10 +37,12 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import torch
+
+from ..files import lock_beside
 
 __all__ = ["CACHE_ENV", "CacheEntry", "DataCache", "default_cache_dir", "file_signature"]
 
@@ -48,7 +50,8 @@ log = logging.getLogger("ulsam_nas")
 
 CACHE_ENV = "ULSAM_NAS_CACHE_DIR"
 FORMAT = 1  # bump when the decoding or the file layout changes: old entries are then never read
-_MAGIC = b"ULSAM-NAS-CACHE\n"
+_MAGIC = b"ULSAM-NAS-CACH2\n"  # 2: the header has its own CRC-32
+_MAGIC_BEFORE = b"ULSAM-NAS-CACHE\n"  # entries written before: read as stale, rebuilt in place
 _ALIGN = 64
 _SUFFIX = ".tensors"
 
@@ -101,7 +104,7 @@ class DataCache:
         entry = self.load(path, full_key)
         if entry is not None:
             return entry
-        with self._lock(path):
+        with lock_beside(path):  # one builder per entry across processes
             entry = self.load(path, full_key)  # another worker may have built it while we waited
             if entry is not None:
                 return entry
@@ -115,7 +118,7 @@ class DataCache:
         self._remove_older(source, keep=path)
         return self.load(path, full_key) or CacheEntry(tensors, meta, path)
 
-    # --- the file format: magic, header length, JSON header, padding, data ------------------
+    # --- the file format: magic, header length and CRC-32, JSON header, padding, data -------
 
     def load(self, path: Path, key: dict[str, Any]) -> CacheEntry | None:
         """The validated entry at ``path``, or None (missing; or corrupt: logged and removed)."""
@@ -139,7 +142,7 @@ class DataCache:
             offset += _padded(array.nbytes)
         header = json.dumps({"format": FORMAT, "key": _digest(key), "arrays": specs, "data_bytes": offset,
                              "crc32": crc, "meta": meta}).encode()
-        prefix = _MAGIC + struct.pack("<Q", len(header)) + header
+        prefix = _MAGIC + struct.pack("<QI", len(header), zlib.crc32(header)) + header
         tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,22 +162,6 @@ class DataCache:
                     tmp.unlink()
             return None
         return path
-
-    @contextlib.contextmanager
-    def _lock(self, path: Path) -> Iterator[None]:
-        """One builder per entry across processes; no lock (and no waiting) where the directory is not writable."""
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(path.with_suffix(".lock"), "a")
-        except OSError:
-            yield
-            return
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _remove_older(self, source: dict[str, Any], keep: Path) -> None:
         """Entries of the same source with other files are stale for good: delete them (and their locks),
@@ -207,19 +194,24 @@ def _padded(size: int) -> int:
 
 def _read(path: Path, digest: str) -> CacheEntry:
     with open(path, "rb") as file:
-        if file.read(len(_MAGIC)) != _MAGIC:
+        magic = file.read(len(_MAGIC))
+        if magic == _MAGIC_BEFORE:
+            raise ValueError("written by an earlier version of ulsam-nas")
+        if magic != _MAGIC:
             raise ValueError("not a ulsam-nas cache file")
-        (length,) = struct.unpack("<Q", file.read(8))
+        length, header_crc = struct.unpack("<QI", file.read(12))
         if length > 1 << 28:
             raise ValueError("header length out of range")
         raw = file.read(length)
         if len(raw) != length:
             raise ValueError("truncated header")
+        if zlib.crc32(raw) != header_crc:
+            raise ValueError("header checksum mismatch")
         header = json.loads(raw)
         size = os.fstat(file.fileno()).st_size
     if header["format"] != FORMAT or header["key"] != digest:
         raise ValueError("written for other files or settings")
-    start = _padded(len(_MAGIC) + 8 + length)
+    start = _padded(len(_MAGIC) + 12 + length)
     if size != start + header["data_bytes"]:
         raise ValueError(f"{size} bytes, expected {start + header['data_bytes']}: truncated or overwritten")
     if header["data_bytes"] == 0:

@@ -8,7 +8,9 @@ pairs times the reference's latency, measured once per study. Noise that hits
 both networks cancels out of the ratio.
 
 ``direct`` is the plain method (median of single runs), kept for comparison
-and for measuring the reference itself.
+and for measuring the reference itself. The reference's latency is measured
+once per machine, runtime and threads and kept (``reference.py``), so that
+absolute figures repeat across processes too.
 """
 
 from __future__ import annotations
@@ -40,8 +42,17 @@ def _spread(values: list[float]) -> tuple[float, float]:
     return iqr, _MEDIAN_SE * iqr / math.sqrt(len(values))
 
 
-def direct(runner: Runner, warmup_s: float = 0.5, measure_s: float = 2.0, min_runs: int = 20) -> Latency:
-    """Median of single runs after a warm-up: the plain method."""
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (position - low) * (ordered[high] - ordered[low])
+
+
+def direct(runner: Runner, warmup_s: float = 0.5, measure_s: float = 2.0, min_runs: int = 20,
+           quantile: float = 0.5) -> Latency:
+    """The median (or another ``quantile``) of single runs after a warm-up: the plain method."""
     with runner.scope():
         warm = 0.0
         while warm < warmup_s:
@@ -51,7 +62,10 @@ def direct(runner: Runner, warmup_s: float = 0.5, measure_s: float = 2.0, min_ru
             timings.append(_timed(runner))
             spent += timings[-1] / 1000
     iqr, error = _spread(timings)
-    return Latency(statistics.median(timings), error, runner.runtime, runner.threads, runner.device, "direct",
+    if quantile != 0.5:  # a quantile's standard error: half the distance between the quantiles one binomial sd away
+        step = math.sqrt(quantile * (1 - quantile) / len(timings))
+        error = (_quantile(timings, min(1.0, quantile + step)) - _quantile(timings, max(0.0, quantile - step))) / 2
+    return Latency(_quantile(timings, quantile), error, runner.runtime, runner.threads, runner.device, "direct",
                    len(timings), iqr)
 
 
@@ -75,4 +89,4 @@ def interleaved(candidate: Runner, reference: Runner, reference_ms: float, warmu
     estimates = [ratio * reference_ms for ratio in ratios]
     iqr, error = _spread(estimates)
     return Latency(statistics.median(estimates), error, candidate.runtime, candidate.threads, candidate.device,
-                   "interleaved", len(ratios), iqr)
+                   "interleaved", len(ratios), iqr, reference_ms)

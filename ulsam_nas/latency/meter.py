@@ -1,15 +1,21 @@
 """A study's latency: every candidate measured against one reference network, or predicted from a table.
 
-The reference's own latency is measured once (``reference_ms``, stored with the study) so that every
-candidate of a study is on the same scale; each candidate is then timed interleaved with the reference
-(``measure.interleaved``). With a latency table (``table.py``) nothing is timed: candidates are predicted.
+The reference's own latency is measured once per machine, runtime and threads and kept (``reference.py``;
+``reference_ms``, stored with the study too) so that every candidate of a study, and of every study and
+``cost`` run on this machine, is on the same scale; each candidate is then timed interleaved with the
+reference (``measure.interleaved``). With a latency table (``table.py``) nothing is timed: candidates are
+predicted.
 """
 
 from __future__ import annotations
 
+import datetime
+import os
+
 from ..builder import build_model
 from ..config import ArchConfig
 from .measure import direct, interleaved
+from .reference import REFERENCE_QUANTILE, ReferenceStore, StoredReference, reference_key
 from .runtimes import Runner, make_runner
 from .settings import Latency, LatencySettings
 from .table import LatencyTable
@@ -29,6 +35,7 @@ class LatencyMeter:
             self.table.check_usable(settings, resolution)
         self._reference_runner: Runner | None = None
         self._reference_ms = reference_ms
+        self.stored_reference: StoredReference | None = None  # the kept measurement, when one was used
 
     def _runner(self, config: ArchConfig) -> Runner:
         shape = (1, 3, self.resolution, self.resolution)
@@ -42,14 +49,26 @@ class LatencyMeter:
 
     @property
     def reference_ms(self) -> float:
-        """The reference network's latency: measured on first use (longer than a candidate) unless given."""
+        """The reference network's latency: the one kept for this machine, runtime and threads (measured, then
+        kept, where there is none yet), unless given."""
         if self._reference_ms is None:
             if self.table is not None:
                 self._reference_ms = self.table.predict(self.reference).ms
             else:
-                self._reference_ms = direct(self.reference_runner, warmup_s=self.settings.seconds / 2,
-                                            measure_s=2 * self.settings.seconds).ms
+                key = reference_key(self.settings.runtime, self.settings.threads, self.settings.device, self.resolution,
+                                    self.reference.to_json())
+                self.stored_reference = ReferenceStore().get(key, self._measure_reference, self.settings.remeasure)
+                self._reference_ms = self.stored_reference.ms
         return self._reference_ms
+
+    def _measure_reference(self) -> StoredReference:
+        load = os.getloadavg()[0]  # said with the figure: a reference kept from a busy moment is worth remeasuring
+        measured = direct(self.reference_runner, warmup_s=self.settings.seconds / 2, measure_s=3 * self.settings.seconds,
+                          quantile=REFERENCE_QUANTILE)
+        return StoredReference(measured.ms, measured.sigma_ms,
+                               datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                               measured.repeats, f"{self.reference.summary()}, {REFERENCE_QUANTILE:.0%} quantile of "
+                               f"{measured.repeats} single runs, at load average {load:.1f} on {os.cpu_count()} cores")
 
     @reference_ms.setter
     def reference_ms(self, value: float) -> None:

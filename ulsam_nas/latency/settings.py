@@ -19,7 +19,8 @@ class LatencySettings:
     threads: int = 1
     device: str = "cpu"
     table: str | None = None  # a latency table (ulsam-nas latency-table): predict, never measure
-    seconds: float = 2.0  # timing window of one measurement (the reference's own: twice that)
+    seconds: float = 2.0  # timing window of one measurement (the reference's own, once per machine: 3x that)
+    remeasure: bool = False  # measure the reference network again instead of using the one kept for this machine
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:
@@ -50,3 +51,4 @@ class Latency:
     method: str  # "interleaved", "direct" or "table"
     repeats: int = 0  # timed runs (pairs, for interleaved)
     iqr_ms: float = 0.0  # interquartile range of the runs (of the pairs' estimates, for interleaved)
+    reference_ms: float | None = None  # interleaved: the reference network's latency the ratio was scaled by

@@ -11,7 +11,9 @@ taken out of every piece and counted once per network.
 
 File format: CSV with one header line ``# ulsam-nas latency table {json}`` that
 records the space, runtime, threads, resolution, machine and library versions,
-the time it took, and (after ``--check``) the table's measured error.
+the time it took, (after ``--check``) the table's measured error, and a SHA-256
+of everything else in the file: a truncated or altered table is refused, never
+read as other numbers. Tables are written atomically (temporary file, rename).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from torch import nn
 from ..backbones import backbone_blocks, feature_sizes, valid_subspaces
 from ..builder import build_block, build_head, build_model
 from ..config import ArchConfig
-from ..files import checked_output
+from ..files import checked_output, write_atomically
 from ..space import SearchSpace
 from ..ulsam import ULSAM
 from .measure import direct, interleaved
@@ -46,6 +48,7 @@ from .settings import Latency, LatencySettings
 __all__ = ["HEADER", "LatencyTable", "Piece", "make_table", "reference_runner"]
 
 HEADER = "# ulsam-nas latency table "
+_CHECKSUM = "sha256"
 HEAD_CLASSES = (10, 1000)  # the head is timed at these class counts and interpolated linearly between them
 _COLUMNS = ["piece", "width", "block", "subspaces", "classes", "input", "latency_ms", "uncertainty_ms"]
 
@@ -171,41 +174,60 @@ class LatencyTable:
 
     def to_csv(self) -> str:
         out = io.StringIO()
-        out.write(HEADER + json.dumps(self.meta, sort_keys=True) + "\n")
-        writer = csv.writer(out)
+        writer = csv.writer(out, lineterminator="\n")
         writer.writerow(_COLUMNS)
         for key, row in self.rows.items():
             writer.writerow(row + [f"{self.latencies[key][0]:.6f}", f"{self.latencies[key][1]:.6f}"])
-        return out.getvalue()
+        meta = {key: value for key, value in self.meta.items() if key != _CHECKSUM}
+        return HEADER + json.dumps(meta | {_CHECKSUM: _checksum(meta, out.getvalue())}, sort_keys=True) + "\n" \
+            + out.getvalue()
 
     def save(self, path: str | Path) -> Path:
-        return checked_output(path, lambda p: p.write_text(self.to_csv()), "--out")
+        return checked_output(path, lambda p: write_atomically(p, self.to_csv().encode()), "--out")
 
     @classmethod
     def load(cls, path: str | Path) -> "LatencyTable":
         path = Path(path).expanduser()
         if not path.is_file():
             raise ValueError(f"latency table: file not found: {path}")
-        lines = path.read_text().splitlines()
+        remake = f"`ulsam-nas latency-table --space NAME --out {path.name}`"
+        damaged = ValueError(f"latency table {path}: damaged (truncated or altered since it was made); remake it with "
+                             f"{remake[:-1]} --remake`")
         try:
-            if not lines or not lines[0].startswith(HEADER):
-                raise ValueError
-            meta = json.loads(lines[0][len(HEADER):])
-            rows = list(csv.DictReader(lines[1:]))
-            latencies, keyed_rows = {}, {}
-            for row in rows:
-                piece = Piece(row["piece"], float(row["width"]), int(row["block"]) if row["block"] else None,
-                              int(row["subspaces"]) if row["subspaces"] else None,
-                              int(row["classes"]) if row["classes"] else None)
-                latencies[piece.key] = (float(row["latency_ms"]), float(row["uncertainty_ms"]))
-                keyed_rows[piece.key] = [row[c] for c in _COLUMNS[:6]]
-        except (ValueError, KeyError, TypeError, json.JSONDecodeError):
-            raise ValueError(f"latency table {path}: not a ulsam-nas latency table (make one with "
-                             f"`ulsam-nas latency-table --space NAME --out {path.name}`)") from None
+            first, _, body = path.read_bytes().decode().partition("\n")  # as written: the checksum covers the bytes
+        except UnicodeDecodeError:
+            raise damaged from None
+        if not first.startswith(HEADER):
+            raise ValueError(f"latency table {path}: not a ulsam-nas latency table (make one with {remake})")
+        try:
+            meta = json.loads(first[len(HEADER):])
+            stored = meta.pop(_CHECKSUM, None)
+            latencies, keyed_rows = _read_rows(body)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise damaged from None
+        if stored is not None and stored != _checksum(meta, body):  # tables made before issue 20 carry none
+            raise damaged
         for key in ("space", "space_fingerprint", "runtime", "threads", "resolution", "backbone"):
             if key not in meta:
                 raise ValueError(f"latency table {path}: header lacks {key!r}; remake it")
         return cls(meta, latencies, keyed_rows, path)
+
+
+def _read_rows(body: str) -> tuple[dict[str, tuple[float, float]], dict[str, list]]:
+    """Piece latencies and descriptive columns from a table's CSV rows."""
+    latencies, keyed_rows = {}, {}
+    for row in csv.DictReader(body.splitlines()):
+        piece = Piece(row["piece"], float(row["width"]), int(row["block"]) if row["block"] else None,
+                      int(row["subspaces"]) if row["subspaces"] else None,
+                      int(row["classes"]) if row["classes"] else None)
+        latencies[piece.key] = (float(row["latency_ms"]), float(row["uncertainty_ms"]))
+        keyed_rows[piece.key] = [row[c] for c in _COLUMNS[:6]]
+    return latencies, keyed_rows
+
+
+def _checksum(meta: dict, body: str) -> str:
+    """SHA-256 of a table's header fields (without this one) and its rows, as written."""
+    return hashlib.sha256((json.dumps(meta, sort_keys=True) + "\n" + body).encode()).hexdigest()
 
 
 def _versions() -> dict[str, str]:

@@ -45,8 +45,8 @@ def refine_report_text(report: RefineReport) -> str:
 def latency_line(latency: Latency) -> str:
     """Value, uncertainty, and what it was measured on and how."""
     where = f"{latency.runtime} on {latency.device}" + (f", {latency.threads} thread(s)" if latency.threads else "")
-    how = {"interleaved": "interleaved with the reference network", "direct": "median of single runs",
-           "table": "predicted from a latency table"}.get(latency.method, latency.method)
+    how = {"interleaved": "interleaved with the reference network, scaled by its kept latency",
+           "direct": "median of single runs", "table": "predicted from a latency table"}.get(latency.method, latency.method)
     kind = "predicted" if latency.method == "table" else "median"
     return f"{latency.ms:.2f} ± {latency.sigma_ms or 0:.2f} ms {kind} ({where}; {how}; batch 1, BatchNorm folded)"
 

@@ -31,7 +31,9 @@ from .objective import Objective, Trainer
 from .plan import plan_search
 from .samplers import make_sampler
 from .settings import SearchSettings
-from .storage import StorageURL, StudyLock, heartbeat_for, make_storage, sweep_orphans, worker_id
+from .reconnect import StorageUnavailable
+from .storage import (OrphanSweeper, StorageURL, StudyLock, cut_off_outcome, heartbeat_for, make_storage, stored_trial,
+                      worker_id)
 from .study import check_budget_reachable, prepare_study, study_progress
 
 __all__ = ["SearchOutcome", "StudyStart", "TrialEvent", "run_search"]
@@ -122,14 +124,14 @@ def run_search(
     # A single worker on SQLite (the default) is repeatable from --seed.
     sampler_seed = settings.seed if storage.single_writer else settings.seed + worker_id()["pid"]
     sampler = make_sampler(settings.sampler, sampler_seed, settings.trials)
-    backend = make_storage(storage, settings.heartbeat_seconds, 3 * settings.heartbeat_seconds)
+    backend = make_storage(storage, settings.heartbeat_seconds, 3 * settings.heartbeat_seconds, settings.reconnect_seconds)
     # Before the study exists: a time budget that cannot fit must not leave a study with these settings behind.
     estimate, planned = plan_search(settings, space, data.num_classes, len(data.train_labels), len(data.val_labels),
                                     lambda: study_progress(backend, name, settings.objectives), objective.measure,
                                     wanted=on_estimate is not None, available_images=data.train_available)
     if on_estimate and estimate:
         on_estimate(estimate)  # before the noise runs and baselines' costing of a new study: say the cost first
-    lock = StudyLock(storage, name)
+    lock = StudyLock(storage, name, settings.reconnect_seconds)
     # Several workers may start at once: one creates the study, measures its noise (a few proxy trainings, see
     # study.prepare_study) and queues the baselines; the others wait here for the lock meanwhile.
     with lock.held():
@@ -160,9 +162,15 @@ def _run_trials(study: optuna.Study, objective: Objective, ledger: Ledger, lock:
     """Claim and evaluate trials until the study's total is reached; True if interrupted (Ctrl-C)."""
     started = time.monotonic()
     noise = StudyMeta.from_study(study).noise_estimate
+    sweep = OrphanSweeper(study)
+
+    def locked(job):
+        with lock.held():
+            return job()
+
     while settings.timeout is None or time.monotonic() - started < settings.timeout:
         with lock.held():
-            sweep_orphans(study)
+            sweep()
             trials = study.get_trials(deepcopy=False)
             ledger.update(trials)
             running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials)
@@ -174,27 +182,41 @@ def _run_trials(study: optuna.Study, objective: Objective, ledger: Ledger, lock:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)  # "heartbeat is meant for optimize": ours runs below
                     trial = study.ask()
+                heartbeat = heartbeat_for(study, trial)
+                heartbeat.beat()  # before the lock is let go: a claimed trial always has a heartbeat to go stale
                 config, twin = objective.claim(trial, worker_id())
         if trial is None:
             time.sleep(min(settings.heartbeat_seconds, 5))
             continue
         state, values = optuna.trial.TrialState.COMPLETE, None
         try:
-            with heartbeat_for(study, trial):
-                values = objective(trial, config, ledger, twin)
+            with heartbeat:
+                values = objective(trial, config, ledger, twin, locked, sweep)
         except optuna.TrialPruned:
             state = optuna.trial.TrialState.PRUNED
         except TrainingDiverged:
             state = optuna.trial.TrialState.FAIL
-        except KeyboardInterrupt:  # no status: the trial does not count and will be redone
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another worker's sweep took this worker for dead (a late heartbeat) and queued the trial again
+        except StorageUnavailable:
+            raise  # nothing can be told now; the next run sweeps the trial
+        except KeyboardInterrupt:  # counted if its record was complete, else redone by the next run
+            _tell_cut_off(study, trial)
             return True
         except BaseException:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            _tell_cut_off(study, trial)
             raise
-        frozen = study.tell(trial, values if state == optuna.trial.TrialState.COMPLETE else None, state=state)
+        frozen = study.tell(trial, values if state == optuna.trial.TrialState.COMPLETE else None, state=state,
+                            skip_if_finished=True)  # finished by a sweep that took this worker for dead: as stored
         (record,) = ledger.update([frozen]) or [TrialRecord.from_trial(frozen)]
         if on_trial is not None:
             on_trial(TrialEvent(record, ledger.finished, settings.trials, len(ledger.front), ledger.best_accuracy(),
                                 None if record.accuracy is None else noise.sigma_of(record.accuracy)))
     return False
+
+
+def _tell_cut_off(study: optuna.Study, trial: optuna.Trial) -> None:
+    """Tell a trial that an interrupt or error cut off: with its recorded result if its record was complete
+    (it is not trained again), else failed (it does not count and is redone)."""
+    state, values = cut_off_outcome(TrialRecord.from_trial(stored_trial(study, trial.number)))
+    study.tell(trial, values, state=state, skip_if_finished=True)

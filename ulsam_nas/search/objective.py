@@ -91,19 +91,38 @@ class Objective:
         """Under the study lock: draw the config and note a running trial of the same config to wait for."""
         config = self.space.suggest(trial, self.data.num_classes)
         TrialWriter(trial).claimed(config, worker)
-        key = config.to_json()
-        running = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-        twin = next((t.number for t in running if t.number != trial.number and TrialRecord.from_trial(t).config_key == key),
-                    None)
-        return config, twin
+        return config, self._twin(trial, config.to_json())
 
-    def __call__(self, trial: optuna.Trial, config: ArchConfig, ledger: Ledger, twin: int | None = None) -> list[float]:
-        """Evaluate a claimed trial; returns the objective values (raises TrialPruned when stopped early)."""
+    @staticmethod
+    def _twin(trial: optuna.Trial, key: str) -> int | None:
+        """Under the study lock: another running trial that trains this config (not one waiting for it), noted as
+        the one this trial waits for. Waiters wait only for trainers, so no two wait for each other."""
+        running = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        twin = next((t.number for t in running if t.number != trial.number and TrialRecord.from_trial(t).config_key == key
+                     and TrialRecord.from_trial(t).waiting_for is None), None)
+        TrialWriter(trial).waiting(twin)
+        return twin
+
+    def __call__(self, trial: optuna.Trial, config: ArchConfig, ledger: Ledger, twin: int | None = None,
+                 locked: Callable[[Callable[[], object]], object] = lambda job: job(),
+                 sweep: Callable[[], object] | None = None) -> list[float]:
+        """Evaluate a claimed trial; returns the objective values (raises TrialPruned when stopped early).
+
+        ``locked(job)`` runs ``job`` under the study lock; ``sweep`` (the study's orphan sweep) runs under it
+        while waiting for a twin, whose worker may be dead.
+        """
         started = time.perf_counter()
-        if twin is not None:  # another worker trains this config right now: wait for its result, don't train it twice
+        key = config.to_json()
+        while twin is not None:  # another worker trains this config right now: wait for its result, don't train it twice
+            waited = 0
             while trial_state(trial.study, twin) == optuna.trial.TrialState.RUNNING:
                 time.sleep(1.0)
+                waited += 1
+                if sweep is not None and waited % 5 == 0:
+                    locked(sweep)
+            # Ended without a result (its worker died): wait for another trainer of it, or become the one.
             ledger.refresh(trial.study)
+            twin = None if ledger.evaluated_before(key) else locked(lambda: self._twin(trial, key))
         source = ledger.evaluated_before(config.to_json())
         costs = stored_costs(source, self.resolution) if source else self.measure(config)
         writer = TrialWriter(trial)
@@ -112,12 +131,11 @@ class Objective:
             trial.set_constraint(str(budget), budget.violation(costs))  # <= 0: feasible; samplers read these
 
         over = self.over_budget(costs)
-        if over:
-            writer.finished(Status.INFEASIBLE, "; ".join(over))
-            return self.values(0.0, costs)  # never trained; the sampler sees it as infeasible
+        if over:  # never trained; the sampler sees it as infeasible
+            return self._finished(writer, Status.INFEASIBLE, "; ".join(over), self.values(0.0, costs))
         if not self.settings.trains:
-            writer.finished(Status.TRAINED, "accuracy is not an objective: not trained")
-            return self.values(0.0, costs)
+            return self._finished(writer, Status.TRAINED, "accuracy is not an objective: not trained",
+                                  self.values(0.0, costs))
         if source is not None:
             return self._reuse(writer, source, costs)
         return self._train(writer, config, costs, ledger)
@@ -128,10 +146,9 @@ class Objective:
             writer.finished(Status.STOPPED_EARLY, f"same config as trial {source.number}, which stopped early")
             raise optuna.TrialPruned()
         if source.status == Status.INFEASIBLE:  # budgets are the same within a study
-            writer.finished(Status.INFEASIBLE, source.reason)
-            return self.values(0.0, costs)
-        writer.finished(Status.REUSED, f"same config as trial {source.number}: result reused, not retrained")
-        return self.values(source.accuracy, costs)
+            return self._finished(writer, Status.INFEASIBLE, source.reason, self.values(0.0, costs))
+        return self._finished(writer, Status.REUSED, f"same config as trial {source.number}: result reused, not retrained",
+                              self.values(source.accuracy, costs))
 
     def _train(self, writer: TrialWriter, config: ArchConfig, costs: CostReport, ledger: Ledger) -> list[float]:
         curve: list[float] = []
@@ -157,5 +174,11 @@ class Objective:
         if result.stopped_early:
             writer.finished(Status.STOPPED_EARLY, stop_reason[0], result.seconds)
             raise optuna.TrialPruned()
-        writer.finished(Status.TRAINED, "", result.seconds)
-        return self.values(result.accuracy, costs)
+        return self._finished(writer, Status.TRAINED, "", self.values(result.accuracy, costs), result.seconds)
+
+    @staticmethod
+    def _finished(writer: TrialWriter, status: Status, reason: str, values: list[float],
+                  train_seconds: float = 0.0) -> list[float]:
+        """Store the record's end with the values about to be told, and return them."""
+        writer.finished(status, reason, train_seconds, values)
+        return values

@@ -21,6 +21,7 @@ from ..study_records import StudyDefinition
 from ..resources import resolve_bundled
 from ..space import SearchSpace
 from ..training.settings import ProxySettings, RefineSettings
+from .urls import RECONNECT_SECONDS
 
 __all__ = ["DEFAULT_SAMPLER", "SAMPLERS", "SearchSettings", "parse_duration"]
 
@@ -28,6 +29,16 @@ DEFAULT_SAMPLER = "tpe"  # measured best at 60 trials: benchmarks/RESULTS.md
 SAMPLERS = ("nsga2", "tpe", "random")
 _LEGACY_LATENCY = {"latency_runtime": "runtime", "latency_threads": "threads", "latency_device": "device",
                    "latency_table": "table"}  # study files of earlier versions: flat latency keys
+
+
+def _default(cls, name: str) -> Any:
+    """A dataclass field's default (a factory's value), or None when it has none."""
+    for item in dataclasses.fields(cls):
+        if item.name == name:
+            if item.default is not dataclasses.MISSING:
+                return item.default
+            return item.default_factory() if item.default_factory is not dataclasses.MISSING else None
+    return None
 
 
 def parse_duration(text: str | float | int | None) -> float | None:
@@ -69,6 +80,7 @@ class SearchSettings:
     storage: str | None = None
     study: str | None = None
     heartbeat_seconds: int = 10  # database storages: a worker silent for 3x this is failed and its trial retried
+    reconnect_seconds: float = RECONNECT_SECONDS  # database storages: how long workers wait for a server that went away
     noise_seeds: int = 3  # a new study proxy-trains its vanilla baseline with this many seeds (< 2: not measured)
     refine: RefineSettings = field(default_factory=RefineSettings)  # after the search (count 0: off)
 
@@ -125,25 +137,40 @@ class SearchSettings:
         unknown = set(values) - names
         if unknown:
             raise ValueError(f"study: unknown key(s) {', '.join(sorted(unknown))}; valid keys: {', '.join(sorted(names))}")
-        for key, kind in (("proxy", ProxySettings), ("latency", LatencySettings), ("refine", RefineSettings)):
-            given = values.get(key)
-            if isinstance(given, dict) or (key == "latency" and latency):
-                given = {**(given or {}), **latency} if key == "latency" else given
-                known = {f.name for f in dataclasses.fields(kind)}
-                bad = set(given) - known
-                if bad:
-                    raise ValueError(f"study {key}: unknown key(s) {', '.join(sorted(bad))}; valid: {', '.join(sorted(known))}")
-                values[key] = kind(**given)
-        return cls(**values)
+        empty = [key for key, value in values.items() if value is None and _default(cls, key) is not None]
+        if empty:
+            raise ValueError(f"study: {', '.join(sorted(empty))}: no value given")
+        try:
+            for key, kind in (("proxy", ProxySettings), ("latency", LatencySettings), ("refine", RefineSettings)):
+                given = values.get(key)
+                if key in values and not isinstance(given, (dict, kind, *((int,) if key == "refine" else ()))):
+                    raise ValueError(f"study {key}: must be a mapping of {key} settings, got {given!r}")
+                if isinstance(given, dict) or (key == "latency" and latency):
+                    given = {**(given or {}), **latency} if key == "latency" else given
+                    known = {f.name for f in dataclasses.fields(kind)}
+                    bad = set(given) - known
+                    if bad:
+                        raise ValueError(f"study {key}: unknown key(s) {', '.join(sorted(bad))}; "
+                                         f"valid: {', '.join(sorted(known))}")
+                    values[key] = kind(**given)
+            return cls(**values)
+        except (TypeError, AttributeError) as error:  # a value of the wrong kind where validation expects another
+            raise ValueError(f"study: a setting has a value of the wrong kind ({error})") from None
 
     @classmethod
     def load(cls, path: str | Path) -> "SearchSettings":
         """A study definition file (a bundled name such as ``quickstart``, or a path)."""
         path = resolve_bundled("studies", path, "study")
         try:
-            data = yaml.safe_load(path.read_text())
+            data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise ValueError(f"study {path}: not UTF-8 text (byte {error.start}): damaged, or not a study file") from None
         except yaml.YAMLError as error:
-            raise ValueError(f"study {path}: not valid YAML: {getattr(error, 'problem', error)}") from None
+            problem = str(getattr(error, "problem", None) or error).strip().splitlines()[0]
+            mark = getattr(error, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark is not None else \
+                f" (character {error.position})" if hasattr(error, "position") else ""
+            raise ValueError(f"study {path}: not valid YAML{where}: {problem}") from None
         if not isinstance(data, dict):
             raise ValueError(f"study {path}: must be a mapping of settings")
         data.setdefault("study", path.stem)

@@ -126,7 +126,8 @@ def _enqueue_baselines(study: optuna.Study, objective: Objective) -> list[Skippe
         if over:
             skipped.append(SkippedBaseline(label, over_budget=tuple(over)))
             continue
-        study.enqueue_trial(params, user_attrs=TrialRecord.enqueued_attrs(baseline=label))
+        # skip_if_exists: a worker killed after queueing the baselines but before recording the study queues them again
+        study.enqueue_trial(params, user_attrs=TrialRecord.enqueued_attrs(baseline=label), skip_if_exists=True)
     return skipped
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_STORAGE", "StorageURL"]
+__all__ = ["DEFAULT_STORAGE", "RECONNECT_SECONDS", "StorageURL"]
 
 DEFAULT_STORAGE = "sqlite:///ulsam-nas.db"
+RECONNECT_SECONDS = 120.0  # how long workers wait for a database server that went away (reconnect.py)
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import sys
 from typing import Callable
 
 from ..runtime import spread_over_gpus
 from ..space import load_space
 from .ledger import Ledger
 from .loop import SearchOutcome, TrialEvent, run_search
+from .journal import JournalDamaged
+from .reconnect import StorageUnavailable
 from .settings import SearchSettings
 from .storage import StorageURL, open_study
 
@@ -26,6 +29,8 @@ def _worker(settings: SearchSettings, on_trial: Callable[[TrialEvent], None] | N
         run_search(settings, on_trial=on_trial)
     except KeyboardInterrupt:
         pass
+    except (StorageUnavailable, JournalDamaged) as error:
+        sys.exit(f"error: {error}")  # one line, as the command itself prints errors
 
 
 def _finished(storage: str, name: str) -> int:

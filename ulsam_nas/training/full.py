@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from ..builder import build_model
 from ..config import ArchConfig
 from ..costs import measure_costs
 from ..data import load_dataset
+from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import join_process_group, process_device, rank_and_world_size, wrap_for_processes
 from .loop import TrainingDiverged, evaluate, prepare_training, train_one_epoch
 from .settings import TrainSettings
@@ -68,6 +68,7 @@ def train(
         raise ValueError(f"--resume: no checkpoint {last_path} to resume from")
     if not resume and last_path.exists():
         raise ValueError(f"--out: {out} already holds a run; add --resume to continue it or choose another folder")
+    checkpoint = load_checkpoint(last_path) if resume else None  # first: a damaged or unsafe one stops everything
     if rank == 0:
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -90,7 +91,7 @@ def train(
         generator = torch.Generator().manual_seed(settings.seed)  # the epochs' orders and augmentations
         history: list[dict] = []
         if resume:
-            history = _restore(last_path, settings, config, device, model, optimizer, scheduler, generator)
+            history = _restore(checkpoint, last_path, settings, config, model, optimizer, scheduler, generator)
         start_epoch = len(history)
         trained = wrap_for_processes(model, device, world_size)
         if rank == 0:
@@ -116,13 +117,13 @@ def train(
             history.append(metrics)
             if rank == 0:
                 _write_metrics(out, history)
-                _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                              "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-                              "torch_rng": torch.get_rng_state(), "history": history, "epoch": epoch,
-                              "settings": settings.resumable_fields(), "config": config.to_dict()}, last_path)
+                save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                 "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
+                                 "torch_rng": torch.get_rng_state(), "history": history, "epoch": epoch,
+                                 "settings": settings.resumable_fields(), "config": config.to_dict()}, last_path)
                 if best is None or metrics["top1"] > best["top1"]:
-                    _atomic_save({"model": model.state_dict(), "config": config.to_dict(), "metrics": metrics},
-                                 out / "best.pt")
+                    save_checkpoint({"model": model.state_dict(), "config": config.to_dict(), "metrics": metrics},
+                                    out / "best.pt")
             best = max(history, key=lambda m: m["top1"])
             if on_epoch is not None and rank == 0:
                 on_epoch(metrics)
@@ -136,10 +137,11 @@ def train(
     return report
 
 
-def _restore(last_path: Path, settings: TrainSettings, config: ArchConfig, device: torch.device, model, optimizer,
+def _restore(state: dict, last_path: Path, settings: TrainSettings, config: ArchConfig, model, optimizer,
              scheduler, generator: torch.Generator) -> list[dict]:
-    """Load ``last.pt`` into the run's objects and torch's generator; returns the epochs' metrics so far."""
-    state = torch.load(last_path, map_location=device, weights_only=False)
+    """Put a loaded ``last.pt`` into the run's objects and torch's generator; returns the epochs' metrics so far."""
+    _check_holds(state, last_path, ("settings", "config", "model", "optimizer", "scheduler", "generator", "torch_rng",
+                                    "history"))
     now = settings.resumable_fields() | {"config": config.to_dict()}
     before = state["settings"] | {"config": state["config"]}
     differing = [key for key in now if now[key] != before.get(key)]
@@ -155,6 +157,12 @@ def _restore(last_path: Path, settings: TrainSettings, config: ArchConfig, devic
     return state["history"]
 
 
+def _check_holds(state: dict, path: Path, keys: tuple[str, ...]) -> None:
+    missing = [key for key in keys if key not in state]
+    if missing:
+        raise ValueError(f"checkpoint {path}: not one that `ulsam-nas train` wrote here (no {', '.join(missing)})")
+
+
 def _crop_and_flip(images: torch.Tensor, flip: bool, generator: torch.Generator) -> torch.Tensor:
     """Random crop after reflection padding by 1/8 of the size, and optional horizontal flip (uint8 in, uint8 out)."""
     size = images.shape[-1]
@@ -168,13 +176,6 @@ def _crop_and_flip(images: torch.Tensor, flip: bool, generator: torch.Generator)
     return crops
 
 
-def _atomic_save(state: dict, path: Path) -> None:
-    """Write then rename, so a crash mid-write never leaves a torn checkpoint."""
-    partial = path.with_suffix(".partial")
-    torch.save(state, partial)
-    os.replace(partial, path)
-
-
 def _write_metrics(out: Path, history: list[dict]) -> None:
     (out / "metrics.json").write_text(json.dumps(history, indent=2) + "\n")
     with open(out / "metrics.csv", "w", newline="") as handle:
@@ -185,7 +186,9 @@ def _write_metrics(out: Path, history: list[dict]) -> None:
 
 def load_trained(out: str | Path, which: str = "best") -> tuple[ArchConfig, torch.nn.Module]:
     """The config and the trained model of a ``train`` output folder."""
-    state = torch.load(Path(out).expanduser() / f"{which}.pt", map_location="cpu", weights_only=False)
+    path = Path(out).expanduser() / f"{which}.pt"
+    state = load_checkpoint(path)
+    _check_holds(state, path, ("config", "model"))
     config = ArchConfig.from_dict(state["config"])
     model = build_model(config)
     model.load_state_dict(state["model"])
