@@ -94,3 +94,25 @@ def test_waiters_for_a_dead_twin_train_it_once_between_them(tiny_space, data):
     study.tell(dead, state=optuna.trial.TrialState.FAIL)  # swept: its worker died
     assert Objective._twin(b, config.to_json()) is None  # b becomes the trainer ...
     assert Objective._twin(c, config.to_json()) == b.number  # ... and c waits for b
+
+
+def test_a_config_told_after_the_claims_snapshot_is_reused_not_trained_again(tiny_space, data):
+    # Trials are told outside the study lock: worker A's trial of a config can finish after worker B's claim read
+    # the study (so B's ledger lacks it) but before B looked for a running twin (so there is none). B must still
+    # find A's result instead of training the config a second time (the race CI once caught on PostgreSQL).
+    space = load_space(tiny_space)
+    trainer = FakeTrainer([0.2, 0.4, 0.6])
+    objective = Objective(SearchSettings(space=str(tiny_space), proxy=PROXY), space, data, trainer=trainer)
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    params = {"width": 0.35, "depth_14": 3, "ulsam_16": 0}
+    study.enqueue_trial(params)
+    study.enqueue_trial(params)
+    a, b = study.ask(), study.ask()
+    a_config, _ = objective.claim(a, {"host": "a", "pid": 1})
+    stale = Ledger(("accuracy", "flops"))  # B's snapshot of the study, read while A still ran
+    study.tell(a, objective(a, a_config, Ledger(("accuracy", "flops")), None))
+    b_config, b_twin = objective.claim(b, {"host": "b", "pid": 2})
+    assert b_twin is None  # A is no longer running
+    study.tell(b, objective(b, b_config, stale, b_twin))
+    assert TrialRecord.from_trial(study.trials[b.number]).status is Status.REUSED
+    assert trainer.calls == 1

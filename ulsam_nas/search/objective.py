@@ -123,7 +123,10 @@ class Objective:
             # Ended without a result (its worker died): wait for another trainer of it, or become the one.
             ledger.refresh(trial.study)
             twin = None if ledger.evaluated_before(key) else locked(lambda: self._twin(trial, key))
-        source = ledger.evaluated_before(config.to_json())
+        # Trials are told outside the lock: one of this config told between the claim's snapshot of the study and
+        # its search for a twin is in neither. It is finished by now, so read the finished trials again.
+        ledger.refresh(trial.study)
+        source = ledger.evaluated_before(key)
         costs = stored_costs(source, self.resolution) if source else self.measure(config)
         writer = TrialWriter(trial)
         writer.costed(costs, time.perf_counter() - started)
