@@ -47,7 +47,7 @@ SPREAD = [
 
 
 @pytest.mark.parametrize("config", SPREAD, ids=lambda c: c.summary())
-@pytest.mark.parametrize("resolution", [32, 57])
+@pytest.mark.parametrize("resolution", [32, pytest.param(57, marks=pytest.mark.slow)])  # 57: odd sizes
 def test_builds_runs_forward_backward_without_nans(config, resolution):
     model = build_model(config)
     images = torch.randn(2, 3, resolution, resolution)

@@ -1,5 +1,6 @@
 """Property-based: every generated config either builds and runs, or is rejected with a message; valid ones round-trip."""
 
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -46,6 +47,7 @@ def test_any_text_is_a_config_or_a_value_error(text):
 V2_DROPPABLE = [3, 5, 6, 8, 9, 10, 12, 13, 15, 16]
 
 
+@pytest.mark.slow  # builds 30 full networks
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sets(st.sampled_from(V2_DROPPABLE)), st.sampled_from([0.35, 0.5, 1.0]),
        st.lists(st.tuples(st.integers(1, 17), st.sampled_from([1, 2, 4])), max_size=3, unique_by=lambda p: p[0]))

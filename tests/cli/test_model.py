@@ -47,6 +47,7 @@ def test_cost_json(winner):
     assert "latency_ms" not in report
 
 
+@pytest.mark.slow  # times networks
 def test_cost_table_with_latency(winner):
     result = invoke("cost", winner, "--latency", "--resolution", "96")
     assert result.exit_code == 0, result.output

@@ -44,6 +44,7 @@ def test_runners_run_a_network_on_each_runtime(runtime):
     assert latency.ms > 0 and latency.runtime == runtime and latency.threads == 1
 
 
+@pytest.mark.slow  # times networks
 def test_costs_carry_latency_with_its_uncertainty_runtime_and_method():
     report = measure_costs(ArchConfig(width=0.35, num_classes=10, drop=[16]), resolution=64,
                            latency=LatencySettings(runtime="onnxruntime", threads=1, seconds=0.2))

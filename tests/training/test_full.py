@@ -61,6 +61,7 @@ def test_resume_refuses_other_settings_and_a_fresh_run_refuses_a_used_folder(tmp
         train(CONFIG, SETTINGS, tmp_path / "none", resume=True)
 
 
+@pytest.mark.slow  # traces and exports a network
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_exports_match_pytorch(tmp_path, fmt):
     model = build_model(ArchConfig(num_classes=10, width=0.35, ulsam=[{"after": 13, "subspaces": 4}]))

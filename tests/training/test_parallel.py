@@ -45,6 +45,7 @@ def test_side_by_side_splits_the_cores(device, threads, runs, processes, cores, 
     assert side_by_side(device, threads, runs, processes, cores=cores) == expected
 
 
+@pytest.mark.slow  # starts worker processes
 def test_side_by_side_trains_what_one_at_a_time_trains_and_reports_divergence():
     data = load_dataset("digits", resolution=16)
     jobs = [(0, CONFIGS[0], 0), (1, CONFIGS[1], 0), (0, CONFIGS[0], 9), (1, CONFIGS[1], 1)]
@@ -56,6 +57,7 @@ def test_side_by_side_trains_what_one_at_a_time_trains_and_reports_divergence():
         assert together[key].curve == alone[key].curve and 0 <= together[key].accuracy <= 1
 
 
+@pytest.mark.slow  # starts worker processes
 def test_a_worker_that_dies_fails_the_runs_instead_of_leaving_them_waiting():
     data = load_dataset("digits", resolution=16)
     with pytest.raises(BrokenProcessPool):
@@ -63,6 +65,7 @@ def test_a_worker_that_dies_fails_the_runs_instead_of_leaving_them_waiting():
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.slow  # starts worker processes
 def test_a_caller_that_stops_early_leaves_no_run_training():
     outcomes = train_jobs([(0, CONFIGS[0], seed) for seed in range(4)], load_dataset("digits", resolution=16),
                           SETTINGS, train_proxy, processes=2)

@@ -89,6 +89,7 @@ def test_auto_and_all_are_the_only_words(field, value):
         ProxySettings(**{field: value})
 
 
+@pytest.mark.slow  # times proxy steps
 def test_auto_settings_resolve_on_the_data_they_train(digits):
     # Unresolved settings reaching train_proxy are resolved against its data: 4 epochs on the digits.
     result = train_proxy(ArchConfig(num_classes=10, width=0.5, drop=(3, 5, 6, 8, 9, 10, 12, 13, 15, 16)), digits,
