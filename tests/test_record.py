@@ -77,7 +77,8 @@ def test_study_meta_round_trips_as_typed_records():
                                  ProxySettings(epochs=2), latency=LatencySettings(threads=2))
     meta = StudyMeta(definition=definition, objectives=("accuracy", "params"), sampler="tpe", validation_images=359,
                      reference_point={"accuracy": 0.0, "params": 3e6},
-                     skipped_baselines=(SkippedBaseline("vanilla", over_budget=("flops 300M > 200M-flops budget",)),),
+                     skipped_baselines=(SkippedBaseline("vanilla", over_budget=("flops 300M > 200M-flops budget",)),
+                                        SkippedBaseline("paper", outside_space=True, unsearched_ulsam=(15,))),
                      noise=NoiseEstimate(359, (0.5, 0.6), (0, 1), "v2 w1"))
     meta.write(study)
     assert StudyMeta.from_study(study) == meta and meta.budgets == ("300M-flops",) and meta.resolution == 224

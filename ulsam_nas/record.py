@@ -252,9 +252,7 @@ class StudyMeta:
             definition=StudyDefinition.from_dict(attrs["settings"]) if attrs.get("settings") else None,
             objectives=tuple(attrs.get("objectives", ("accuracy", "flops"))), sampler=attrs.get("sampler", ""),
             validation_images=validation, reference_point=dict(attrs.get("reference_point", {})),
-            skipped_baselines=tuple(SkippedBaseline(item["label"], item.get("outside_space", False),
-                                                    tuple(item.get("over_budget", ())))
-                                    for item in attrs.get("skipped_baselines", ())),
+            skipped_baselines=tuple(SkippedBaseline.from_dict(item) for item in attrs.get("skipped_baselines", ())),
             legacy_notes=tuple(attrs.get("baseline_notes", ())),
             calibration=Calibration.from_dict(attrs["calibration"]) if attrs.get("calibration") else None,
             latency_reference_ms=attrs.get("latency_reference_ms"),

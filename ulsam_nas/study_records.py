@@ -115,6 +115,13 @@ class SkippedBaseline:
     label: str
     outside_space: bool = False
     over_budget: tuple[str, ...] = ()  # one excess per budget
+    unsearched_ulsam: tuple[int, ...] = ()  # where outside: its ULSAM slots the search leaves out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "outside_space": self.outside_space, "over_budget": list(self.over_budget)}
+        return {"label": self.label, "outside_space": self.outside_space, "over_budget": list(self.over_budget),
+                "unsearched_ulsam": list(self.unsearched_ulsam)}
+
+    @classmethod
+    def from_dict(cls, item: dict[str, Any]) -> "SkippedBaseline":
+        return cls(item["label"], item.get("outside_space", False), tuple(item.get("over_budget", ())),
+                   tuple(item.get("unsearched_ulsam", ())))

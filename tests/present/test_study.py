@@ -2,10 +2,11 @@
 
 from tests.scored import trials
 from ulsam_nas.noise import NoiseEstimate
-from ulsam_nas.present.study import agreement_lines, comparison_lines, front_text, noise_line
+from ulsam_nas.present.study import agreement_lines, baseline_notes, comparison_lines, front_text, noise_line
 from ulsam_nas.ranks import RankAgreement
 from ulsam_nas.record import StudyMeta
 from ulsam_nas.report import StudyResults, pareto_front
+from ulsam_nas.study_records import SkippedBaseline
 
 
 def results(*rows) -> StudyResults:
@@ -53,3 +54,11 @@ def test_a_proxy_no_better_than_flops_is_warned_about():
     assert lines[0] == "  rank agreement with the refined accuracy (n = 8):" and lines[-1].startswith("warning:")
     assert "Kendall tau +0.10 (95% interval -0.50 to +0.60)" in lines[1]
     assert not agreement_lines([RankAgreement("proxy accuracy", 0.9, 0.5, 1.0, 8), flops])[-1].startswith("warning")
+
+
+def test_a_skipped_baseline_says_why_and_names_the_ulsam_slots_the_search_leaves_out():
+    lines = baseline_notes([SkippedBaseline("paper", outside_space=True, unsearched_ulsam=(15,)),
+                            SkippedBaseline("wide", outside_space=True),
+                            SkippedBaseline("vanilla", over_budget=("flops 300M > 200M",))], "mobilenet_v2")
+    assert "ULSAM after block 15" in lines[0] and "leaves out" in lines[0]
+    assert "outside the searched space mobilenet_v2" in lines[1] and "over budget (flops 300M > 200M)" in lines[2]

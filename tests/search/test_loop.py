@@ -41,6 +41,8 @@ def test_baselines_come_first_and_are_marked(tmp_path, tiny_space):
     assert first.user_attrs["status"] == "trained"
     skipped = StudyMeta.from_study(outcome.study).skipped_baselines
     assert any(item.outside_space for item in skipped)  # the paper's 13/16 drops are not in this space
+    (paper,) = [item for item in skipped if item.label == "ulsam-paper: drop 15,16 + ULSAM(4)"]
+    assert paper.unsearched_ulsam == (14,)  # its ULSAM after block 16 attends block 14 once 15 and 16 are dropped
 
 
 def test_over_budget_baseline_is_not_evaluated(tmp_path, tiny_space):

@@ -40,8 +40,17 @@ def noise_line(noise: NoiseEstimate) -> str:
 
 def baseline_notes(skipped: Iterable[SkippedBaseline], space: str) -> list[str]:
     """Why hand-designed baselines were not evaluated."""
-    return [f"baseline {item.label!r} is outside the searched space {space}: not evaluated" if item.outside_space else
-            f"baseline {item.label!r} is over budget ({'; '.join(item.over_budget)}): not evaluated" for item in skipped]
+    return [_skipped_line(item, space) for item in skipped]
+
+
+def _skipped_line(item: SkippedBaseline, space: str) -> str:
+    if item.unsearched_ulsam:
+        blocks = ", ".join(map(str, item.unsearched_ulsam))
+        return (f"baseline {item.label!r} places ULSAM after block {blocks} (as its canonical form), a slot this search "
+                f"leaves out (see the ULSAM slots note): not evaluated")
+    if item.outside_space:
+        return f"baseline {item.label!r} is outside the searched space {space}: not evaluated"
+    return f"baseline {item.label!r} is over budget ({'; '.join(item.over_budget)}): not evaluated"
 
 
 def agreement_line(item: RankAgreement) -> str:

@@ -120,7 +120,8 @@ def _enqueue_baselines(study: optuna.Study, objective: Objective) -> list[Skippe
     for label, config in baselines_for(space.backbone, space.baseline_width, objective.data.num_classes).items():
         params = space.params_for(config)
         if params is None:
-            skipped.append(SkippedBaseline(label, outside_space=True))
+            unsearched = tuple(p.after for p in config.canonical().ulsam if p.after not in space.ulsam_after)
+            skipped.append(SkippedBaseline(label, outside_space=True, unsearched_ulsam=unsearched))
             continue
         over = objective.over_budget(objective.measure(config))
         if over:
