@@ -30,6 +30,11 @@ from ulsam_nas.training.settings import TrainSettings
 from .runstore import RunStore, spawn_workers
 
 RESOLUTION = 32
+VALIDATION_IMAGES = 5000  # cifar5-dev's test/ folder
+
+
+def binomial_sd(accuracy: float, images: int) -> float:
+    return math.sqrt(accuracy * (1 - accuracy) / images)
 ALL_DROPPABLE = [3, 5, 6, 8, 9, 10, 12, 13, 15, 16]
 NETWORKS: dict[str, tuple[str, ArchConfig]] = {
     "w1.0 vanilla": ("deep", ArchConfig(width=1.0)),
@@ -79,6 +84,7 @@ def report(data: dict) -> str:
              "final training loss before / after |", "| --- | --- | --- | --- | --- | --- | --- |"]
     spreads = []
     rows = []
+    validation = data.get("validation_images", VALIDATION_IMAGES)
     for name, (kind, _) in NETWORKS.items():
         finals = {recipe: [runs[k]["top1"][-1] for k in runs if k.startswith(f"{recipe}|{name}|")] for recipe in
                   ("before", "after")}
@@ -92,13 +98,19 @@ def report(data: dict) -> str:
             lines.append(f"| {name} | {kind} | {_cell(finals['before'])} | {_cell(finals['after'])} | | | |")
             continue
         difference = statistics.mean(finals["after"]) - statistics.mean(finals["before"])
-        sigmas = [sd / math.sqrt(len(finals[r])) for r in ("before", "after")]
+        # each final top-1 carries the binomial error of the validation images; the seed spread where measured
+        sigmas = [math.sqrt((binomial_sd(statistics.mean(finals[r]), validation) ** 2
+                             + (0.0 if math.isnan(sd) else sd * sd)) / len(finals[r])) for r in ("before", "after")]
         margin = difference_margin(*sigmas)
         verdict = "yes" if abs(difference) > margin else "no (within noise)"
+        if math.isnan(sd):
+            verdict += " (binomial error only: seed noise not yet measured)"
         lines.append(f"| {name} | {kind} | {_cell(finals['before'])} | {_cell(finals['after'])} | "
                      f"{difference * 100:+.1f} ± {math.hypot(*sigmas) * 100:.1f} | {verdict} | "
                      f"{statistics.mean(losses['before']):.2f} / {statistics.mean(losses['after']):.2f} |")
-    lines.append(f"pooled seed-to-seed sd {sd:.1%}; a difference counts beyond 2 x its uncertainty (noise.py's rule)")
+    lines.append(f"pooled seed-to-seed sd {'not measured (one seed per network)' if math.isnan(sd) else f'{sd:.1%}'}; "
+                 f"binomial error of {validation} validation images included; a difference counts beyond "
+                 f"2 x its uncertainty (noise.MARGIN_SIGMAS)")
     return "\n".join(lines)
 
 
@@ -114,6 +126,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--recipes", default="before,after", help="which to train: before, after or both")
     parser.add_argument("--results", type=Path, default=Path("benchmarks/recipe.json"))
+    parser.add_argument("--only", default="", help="train only the runs whose name contains this text")
     parser.add_argument("--report", action="store_true")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -121,7 +134,7 @@ def main() -> None:
     if not args.report:
         if not args.data:
             parser.error("--data is needed to train")
-        runs = runs_of(args.seeds, tuple(args.recipes.split(",")))
+        runs = [run for run in runs_of(args.seeds, tuple(args.recipes.split(","))) if args.only in run]
         if not args.worker:
             left = [run for run in runs if run not in store.load()["runs"]]
             print(f"{len(left)} runs to go of {len(runs)}, {args.workers} at a time (4-20 min each on one core)",
@@ -131,7 +144,7 @@ def main() -> None:
             store.work(runs, lambda run: train_run(store, run, args.data, args.epochs))
         else:
             spawn_workers("benchmarks.recipe", ["--data", args.data, "--epochs", str(args.epochs), "--seeds",
-                                                str(args.seeds), "--recipes", args.recipes, "--results",
+                                                str(args.seeds), "--recipes", args.recipes, "--only", args.only, "--results",
                                                 str(args.results)], args.workers)
     if not args.worker:
         print(report(store.load()))
