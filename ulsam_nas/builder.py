@@ -22,7 +22,7 @@ from .config import ArchConfig
 from .ulsam import ULSAM
 
 __all__ = ["AttentiveBlock", "DepthwiseConv2d", "InvertedResidual", "UlsamMobileNet", "build_block", "build_head",
-           "build_model", "conv_norm_activation", "fold_batchnorm", "zero_init_residuals"]
+           "build_model", "conv_norm_activation", "fold_batchnorm", "init_weights", "zero_init_residuals"]
 
 CLASSIFIER_DROPOUT = 0.2
 
@@ -163,7 +163,7 @@ def _make_block(spec: BlockSpec, activation: type[nn.Module]) -> nn.Module:
 _ACTIVATIONS = {"mobilenet_v1": nn.ReLU, "mobilenet_v2": nn.ReLU6}
 
 
-def _init_weights(model: nn.Module) -> None:
+def init_weights(model: nn.Module) -> None:
     """torchvision's MobileNet initialisation."""
     for module in model.modules():
         if isinstance(module, nn.Conv2d):
@@ -225,6 +225,6 @@ def build_model(config: ArchConfig) -> UlsamMobileNet:
         attention = ULSAM(spec.out_channels, subspaces[spec.index]) if spec.index in subspaces else nn.Identity()
         features.append(AttentiveBlock(block, attention))
     model = UlsamMobileNet(config, features)
-    _init_weights(model)
+    init_weights(model)
     _small_maps_as_products(model)
     return model

@@ -134,6 +134,11 @@ class SearchSpace:
             params[f"ulsam_{block}"] = trial.suggest_categorical(f"ulsam_{block}", [0, *self.subspaces])
         return self.config_from_params(params, num_classes)
 
+    def subspace_choices(self, block: int, width: float) -> tuple[int, ...]:
+        """The distinct subspace counts a ULSAM after ``block`` can have at ``width`` (what the listed ones become)."""
+        channels = backbone_blocks(self.backbone, width)[block].out_channels
+        return tuple(sorted({self._fitting(g, channels) for g in self.subspaces}))
+
     def _fitting(self, chosen: int, channels: int) -> int:
         """The subspace count a chosen one becomes: the largest listed count up to it that divides the channels."""
         return max([g for g in self.subspaces if g <= chosen and channels % g == 0] or [1])
@@ -192,9 +197,10 @@ class SearchSpace:
         return ArchConfig(backbone=self.backbone, width=max(self.widths) if width is None else width,
                           num_classes=num_classes)
 
-    def largest(self, num_classes: int) -> ArchConfig:
-        """Widest width, every stage full, ULSAM at every slot with the largest subspace count that fits."""
-        return self.config_from_params({"width": max(self.widths)}
+    def largest(self, num_classes: int, width: float | None = None) -> ArchConfig:
+        """Every stage full, ULSAM at every slot with the largest subspace count that fits, at ``width`` (None: the
+        widest)."""
+        return self.config_from_params({"width": max(self.widths) if width is None else width}
                                        | {f"depth_{stage.first}": max(depths) for stage, depths in self.stages}
                                        | {f"ulsam_{b}": max(self.subspaces) for b in self.ulsam_after}, num_classes)
 
@@ -222,10 +228,8 @@ class SearchSpace:
         """The number of distinct networks in the space (each counted once, whatever its parameters)."""
         total = 0
         for width in self.widths:
-            blocks = backbone_blocks(self.backbone, width)
             # per slot: no ULSAM, or each distinct subspace count the listed ones fall back to
-            choices = {b: 1 + len({self._fitting(g, blocks[b].out_channels) for g in self.subspaces})
-                       for b in self.ulsam_after}
+            choices = {b: 1 + len(self.subspace_choices(b, width)) for b in self.ulsam_after}
             for depths in itertools.product(*(depths for _, depths in self.stages)):
                 dropped = {block for (stage, _), depth in zip(self.stages, depths) for block in stage.blocks[depth:]}
                 total += math.prod(count for block, count in choices.items() if block not in dropped)

@@ -1,0 +1,93 @@
+"""A supernet: every network of a space at one width in one module, sharing weights (Once-for-All, SPOS).
+
+Elastic depth is Once-for-All's: a child keeps the first ``d`` blocks of each stage (the canonical form), so a
+block's weights serve every child that keeps it. Each ULSAM slot holds one ULSAM per subspace count (they are
+tiny; sharing one across counts would mix attention maps that mean different things). One supernet per width:
+channel slicing across widths is left until it is measured against this.
+
+Training needs no loop of its own: in training mode each forward pass runs a child drawn at random
+(:meth:`Supernet.sample_each_step`, uniform single paths as in SPOS), so the one training loop's step trains it.
+A child is scored as a stand-alone network: :meth:`Supernet.child` builds it with ``build_model`` and copies its
+weights; its BatchNorm statistics must then be recalibrated (``training.loop.recalibrate_batchnorm``), which
+SPOS's authors call essential, before it is evaluated.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .builder import UlsamMobileNet, build_model, init_weights
+from .config import ArchConfig
+from .space import SearchSpace
+from .ulsam import ULSAM
+
+__all__ = ["Supernet"]
+
+
+def _slot_key(block: int, subspaces: int) -> str:
+    return f"{block}_{subspaces}"
+
+
+class Supernet(nn.Module):
+    """Every network of ``space`` at ``width`` with ``num_classes`` outputs; :meth:`select` picks the active one."""
+
+    def __init__(self, space: SearchSpace, width: float, num_classes: int) -> None:
+        super().__init__()
+        if width not in space.widths:
+            raise ValueError(f"supernet: width {width} is not one of the space's widths {list(space.widths)}")
+        self.space, self.width, self.num_classes = space, width, num_classes
+        full = ArchConfig(backbone=space.backbone, width=width, num_classes=num_classes)
+        self.body = build_model(full)  # every block, no ULSAM: the blocks, the head and the classifier
+        self.attention = nn.ModuleDict({_slot_key(block, g): ULSAM(full.blocks[block].out_channels, g)
+                                        for block in space.ulsam_after for g in space.subspace_choices(block, width)})
+        init_weights(self.attention)  # as build_model initialises a ULSAM
+        self.active = space.largest(num_classes, width)
+        self._sampler: Callable[[], ArchConfig] | None = None
+
+    def check(self, config: ArchConfig) -> ArchConfig:
+        """``config`` in canonical form, or a one-line ValueError where this supernet does not hold it."""
+        if (config.backbone, config.width, config.num_classes) != (self.space.backbone, self.width, self.num_classes):
+            raise ValueError(f"supernet: holds {self.space.backbone} networks at width {self.width} with "
+                             f"{self.num_classes} classes, not {config.summary()} with {config.num_classes}")
+        config = config.canonical()
+        if self.space.params_for(config) is None:
+            raise ValueError(f"supernet: {config.summary()} is not a network of the space {self.space.name!r}")
+        return config
+
+    def select(self, config: ArchConfig) -> None:
+        """Make ``config`` the network the forward pass runs."""
+        self.active = self.check(config)
+        self._sampler = None
+
+    def sample_each_step(self, seed: int) -> None:
+        """In training mode, run a new uniformly drawn child on every forward pass (reproducibly from ``seed``)."""
+        rng = random.Random(seed)
+        self._sampler = lambda: self.space.sample(rng, self.num_classes, width=self.width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        config = self._sampler() if self._sampler is not None and self.training else self.active
+        dropped = set(config.drop)
+        attention = {p.after: self.attention[_slot_key(p.after, p.subspaces)] for p in config.ulsam}
+        for index, feature in enumerate(self.body.features):
+            if index in dropped:
+                continue
+            x = feature.block(x)
+            if index in attention:
+                x = attention[index](x)
+        return self.body.classifier(torch.flatten(self.body.pool(x), 1))
+
+    def child(self, config: ArchConfig) -> UlsamMobileNet:
+        """``config`` as a stand-alone network (``build_model``'s) holding this supernet's weights for it."""
+        config = self.check(config)
+        model = build_model(config)
+        source = self.body.state_dict()
+        for placement in config.ulsam:
+            slot = self.attention[_slot_key(placement.after, placement.subspaces)].state_dict()
+            source.update({f"features.{placement.after}.attention.{key}": value for key, value in slot.items()})
+        model.load_state_dict({key: source[key].clone() for key in model.state_dict()})
+        return model
+
