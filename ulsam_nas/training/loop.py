@@ -28,8 +28,8 @@ from ..config import ArchConfig
 from .settings import Recipe
 
 __all__ = ["BATCHNORM_BATCH", "BATCHNORM_IMAGES", "EpochStats", "Evaluation", "TrainingDiverged", "evaluate",
-           "evaluation_batch_size", "make_optimizer", "mixed_precision", "normalise", "prepare_training",
-           "recalibrate_batchnorm", "train_one_epoch", "warmup_cosine_schedule"]
+           "evaluation_batch_size", "make_optimizer", "mixed_precision", "normalise", "prepare_optimization",
+           "prepare_training", "recalibrate_batchnorm", "train_one_epoch", "warmup_cosine_schedule"]
 
 
 BATCHNORM_IMAGES = 512  # training images BatchNorm statistics are re-estimated from before an evaluation
@@ -96,11 +96,16 @@ def prepare_training(config: ArchConfig, settings: Recipe, device: torch.device,
     """A new network of ``config`` on ``device`` with the optimiser and schedule of ``settings``' recipe (a
     ``ProxySettings`` or ``TrainSettings``) for ``total_steps`` steps: the start of every training run."""
     model = build_model(config).to(device, memory_format=torch.channels_last).train()
+    return (model, *prepare_optimization(model, settings, total_steps))
+
+
+def prepare_optimization(model: nn.Module, settings: Recipe,
+                         total_steps: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """The recipe applied to a new ``model`` (a network or a supernet): its initialisation, optimiser and schedule."""
     if settings.zero_init_residual:
         zero_init_residuals(model)
     optimizer = make_optimizer(model, settings.lr, settings.momentum, settings.weight_decay)
-    scheduler = warmup_cosine_schedule(optimizer, round(settings.warmup * total_steps), total_steps)
-    return model, optimizer, scheduler
+    return optimizer, warmup_cosine_schedule(optimizer, round(settings.warmup * total_steps), total_steps)
 
 
 def train_one_epoch(

@@ -16,7 +16,7 @@ from ..data.registry import DEFAULT_DATASET, check_cache_settings
 from . import recipe
 
 __all__ = ["AUTO", "AUTO_IMAGES", "AUTO_MAX_EPOCHS", "AUTO_SUBSET", "ProxySettings", "Recipe", "RefineSettings",
-           "TrainSettings", "check_run_settings", "epochs_for"]
+           "SupernetSettings", "TrainSettings", "check_run_settings", "epochs_for"]
 
 AUTO = "auto"
 # The default proxy by dataset size, chosen on the proxy-fidelity ladder (benchmarks/RESULTS.md, "Proxy
@@ -111,6 +111,34 @@ class ProxySettings(Recipe):
     def from_stored(cls, values: dict[str, Any], **machine: Any) -> "ProxySettings":
         """Settings a study stored; a study made before the recipe fields trained with the old recipe."""
         return cls(**_legacy(values, recipe.BEFORE_PROXY), **machine)
+
+
+@dataclass(frozen=True)
+class SupernetSettings(Recipe):
+    """Supernet training (``training/supernet.py``): one long run that trains every network of a space at once.
+
+    ``recalibration_images`` training images re-estimate each child's BatchNorm statistics before it is scored
+    (Once-for-All used about 2,000).
+    """
+
+    epochs: int = 12
+    resolution: int = 48  # the proxy's input size
+    train_subset: int | None = None  # None: all the training images
+    seed: int = 0
+    recalibration_images: int = 2000
+    threads: int | None = None
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        check_run_settings(self, prefix="supernet ", min_resolution=16)
+        for name in ("train_subset", "recalibration_images"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 2):
+                raise ValueError(f"supernet {name}: must be an integer >= 2, got {value!r}")
+
+    def defining(self) -> dict[str, Any]:
+        """What makes two supernets the same: everything but threads and device."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("threads", "device")}
 
 
 @dataclass(frozen=True)
