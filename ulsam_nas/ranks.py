@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["RankAgreement", "bootstrap_interval", "kendall_tau", "rank_agreement", "spearman_rho"]
+__all__ = ["RankAgreement", "bootstrap_interval", "kendall_tau", "rank_agreement", "spearman_rho", "top_recall"]
 
 BOOTSTRAP_RESAMPLES = 2000
 
@@ -81,3 +81,11 @@ def rank_agreement(target: Sequence[float], predictors: dict[str, Sequence[float
     """Each predictor's agreement with ``target``, in the order given."""
     return [RankAgreement(name, kendall_tau(values, target), *bootstrap_interval(values, target), len(target))
             for name, values in predictors.items()]
+
+
+def top_recall(predicted: Sequence[float], target: Sequence[float], k: int = 3, among: int = 5) -> int:
+    """How many of ``target``'s best ``k`` networks are among ``predicted``'s best ``among`` (higher is better;
+    ties broken by order): what a search that refines its top ``among`` would keep of the truly best ``k``."""
+    best = set(np.argsort(-np.asarray(target, dtype=float), kind="stable")[:k].tolist())
+    kept = set(np.argsort(-np.asarray(predicted, dtype=float), kind="stable")[:among].tolist())
+    return len(best & kept)
