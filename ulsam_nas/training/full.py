@@ -30,7 +30,7 @@ from .distributed import join_process_group, process_device, rank_and_world_size
 from .loop import TrainingDiverged, evaluate, prepare_training, train_one_epoch
 from .settings import TrainSettings
 
-__all__ = ["TrainReport", "TrainSettings", "load_trained", "train"]
+__all__ = ["TrainReport", "crop_and_flip", "TrainSettings", "load_trained", "train"]
 
 @dataclass(frozen=True)
 class TrainReport:
@@ -98,7 +98,7 @@ def train(
             config.save(out / "config.yaml")
 
         def augment(images: torch.Tensor) -> torch.Tensor:
-            return _crop_and_flip(images, settings.uses_flip, generator)
+            return crop_and_flip(images, settings.uses_flip, generator)
 
         best = max(history, key=lambda m: m["top1"]) if history else None
         for epoch in range(start_epoch + 1, settings.epochs + 1):
@@ -163,7 +163,7 @@ def _check_holds(state: dict, path: Path, keys: tuple[str, ...]) -> None:
         raise ValueError(f"checkpoint {path}: not one that `ulsam-nas train` wrote here (no {', '.join(missing)})")
 
 
-def _crop_and_flip(images: torch.Tensor, flip: bool, generator: torch.Generator) -> torch.Tensor:
+def crop_and_flip(images: torch.Tensor, flip: bool, generator: torch.Generator) -> torch.Tensor:
     """Random crop after reflection padding by 1/8 of the size, and optional horizontal flip (uint8 in, uint8 out)."""
     size = images.shape[-1]
     pad = max(1, size // 8)
