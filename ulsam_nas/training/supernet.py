@@ -44,11 +44,8 @@ def train_supernet(space: SearchSpace, width: float, data: ImageData, settings: 
     path = Path(path)
     key = supernet_key(space, data.name, width, settings)
     device = runtime.resolve_device(settings.device, setting="supernet device")
-    images, labels = data.train_images, data.train_labels
-    if settings.train_subset is not None and settings.train_subset < len(labels):
-        subset = torch.randperm(len(labels), generator=torch.Generator().manual_seed(settings.seed))
-        images, labels = images[subset[: settings.train_subset]], labels[subset[: settings.train_subset]]
-    images, labels = images.to(device), labels.to(device)
+    subset = data.with_train_subset(settings.train_subset, seed=settings.seed)
+    images, labels = subset.train_images.to(device), subset.train_labels.to(device)
     mean, std = (stat.to(device) for stat in data.channel_stats())
     steps_per_epoch = max(1, len(labels) // settings.batch_size)
     with runtime.threads(settings.threads), runtime.seeded(settings.seed, device):
