@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def main() -> None:
             return plain_step(*step_args, **step_kwargs)
 
         optimizer.step = clipped_step
-        warnings.filterwarnings("ignore", message="Seems like `optimizer.step()` has been overridden")  # on purpose
+        warnings.filterwarnings("ignore", message=re.escape("Seems like `optimizer.step()` has been overridden"))
         generator = torch.Generator().manual_seed(args.seed)
         for epoch in range(1, args.epochs + 1):
             order = torch.randperm(len(data.train_labels), generator=generator)
