@@ -70,7 +70,8 @@ def main() -> None:
             norms.clear()
             print(json.dumps(history[-1]), flush=True)
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps({"width": args.width, "lr": args.lr, "clip": args.clip, "seed": args.seed,
+            clip = None if math.isinf(args.clip) else args.clip  # JSON has no infinity
+            out.write_text(json.dumps({"width": args.width, "lr": args.lr, "clip": clip, "seed": args.seed,
                                        "epochs": history}, indent=1) + "\n")
 
 
