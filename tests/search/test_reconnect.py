@@ -119,6 +119,7 @@ def test_retrying_waits_then_gives_up_in_one_line(caplog):
         retrying(lambda: (_ for _ in ()).throw(ConnectionRefusedError("refused")), "postgresql://db-c/x", 0)
 
 
+@pytest.mark.slow  # waits seconds for a database to come back
 def test_calls_and_the_study_lock_wait_for_the_database_to_come_back(relay):
     relay, url = relay
     storage = make_storage(url, reconnect_seconds=60)

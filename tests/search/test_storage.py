@@ -245,6 +245,7 @@ def test_a_trial_cut_off_before_its_claim_is_failed_under_the_lock(journal_study
     assert journal_study.trials[-1].user_attrs == {"baseline": "vanilla", "retry_of": number}
 
 
+@pytest.mark.slow  # waits for a heartbeat to go stale
 def test_heartbeats_are_recorded_and_a_silent_worker_elsewhere_is_swept(postgres):
     # Optuna wraps a database storage in a cache: heartbeats must still be recorded (they once were not).
     storage = make_storage(postgres, heartbeat_seconds=1, grace_seconds=1)
