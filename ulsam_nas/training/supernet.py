@@ -91,6 +91,7 @@ class SupernetEvaluator:
         self.supernets, self.data, self.settings = supernets, data, settings
         order = torch.randperm(len(data.train_labels), generator=torch.Generator().manual_seed(settings.seed))
         self.recalibration = data.train_images[order[: settings.recalibration_images]]  # the same for every child
+        self.mean, self.std = data.channel_stats()  # once: a pass over every training image
 
     def __call__(self, config: ArchConfig, seed: int = 0,
                  on_epoch: Callable[[int, float], bool] | None = None) -> ProxyResult:
@@ -99,8 +100,7 @@ class SupernetEvaluator:
             raise ValueError(f"supernet: none trained at width {config.width} (trained: "
                              f"{', '.join(map(str, sorted(self.supernets)))})")
         child = self.supernets[config.width].child(config)
-        mean, std = self.data.channel_stats()
         with runtime.threads(self.settings.threads):
-            recalibrate_batchnorm(child, self.recalibration, mean, std, count=len(self.recalibration))
-            accuracy = evaluate(child, self.data.val_images, self.data.val_labels, mean, std).top1
+            recalibrate_batchnorm(child, self.recalibration, self.mean, self.std, count=len(self.recalibration))
+            accuracy = evaluate(child, self.data.val_images, self.data.val_labels, self.mean, self.std).top1
         return ProxyResult(accuracy=accuracy, curve=[accuracy], seconds=time.perf_counter() - started)
