@@ -46,13 +46,22 @@ NETWORKS: dict[str, tuple[str, ArchConfig]] = {
     "w0.75 cifar5-dev study's best": ("shallow", ArchConfig(width=0.75, drop=[3, 8, 10, 12, 15, 16], ulsam=[
         {"after": a, "subspaces": g} for a, g in ((10, 4), (12, 2), (13, 4), (15, 2), (16, 8), (17, 4))])),
 }
-# train's recipe before the fix: lr 0.05 at batch 64, one epoch of warm-up, no zero-initialised residual BatchNorm
-BEFORE = {"lr": 0.05, "zero_init_residual": False, "weight_decay": 4e-5, "label_smoothing": 0.1, "batch_size": 64}
+# Each recipe as changes to today's (``TrainSettings()``, "after"). "before": train's recipe before the fix (lr 0.05
+# at batch 64, one epoch of warm-up, no zero-initialised residual BatchNorm, no clip); "zero-init": the first fix
+# (a246e0e: lr 0.025, 10% warm-up, zero-initialised residual BatchNorm), today's without the gradient clip.
+RECIPES: dict[str, dict] = {
+    "before": {"lr": 0.05, "zero_init_residual": False, "weight_decay": 4e-5, "label_smoothing": 0.1,
+               "batch_size": 64, "grad_clip": None},
+    "zero-init": {"grad_clip": None},
+    "after": {},
+}
+RECIPE_FIELDS = ("lr", "warmup", "zero_init_residual", "grad_clip", "weight_decay", "batch_size", "label_smoothing")
 
 
 def settings_of(recipe: str, data: str, epochs: int, seed: int) -> TrainSettings:
     common = TrainSettings(dataset=f"imagefolder:{data}", epochs=epochs, resolution=RESOLUTION, seed=seed, threads=1)
-    return dataclasses.replace(common, **BEFORE, warmup=1 / epochs) if recipe == "before" else common
+    warmup = {"warmup": 1 / epochs} if recipe == "before" else {}
+    return dataclasses.replace(common, **RECIPES[recipe], **warmup)
 
 
 def runs_of(seeds: int, recipes: tuple[str, ...] = ("before", "after")) -> list[str]:
@@ -69,8 +78,7 @@ def train_run(store: RunStore, run: str, data: str, epochs: int) -> None:
     history = json.loads((out / "metrics.json").read_text())
     values = dataclasses.asdict(settings)
     store.store(run, {"top1": [m["top1"] for m in history], "train_loss": [m["train_loss"] for m in history],
-                      "recipe": {k: values[k] for k in ("lr", "warmup", "zero_init_residual", "weight_decay",
-                                                        "batch_size", "label_smoothing")}},
+                      "recipe": {k: values[k] for k in RECIPE_FIELDS}},
                 epochs=epochs, resolution=RESOLUTION, dataset=f"cifar5-dev ({data})",
                 machine=f"{platform.processor() or platform.machine()}, 1 thread per run, torch {torch.__version__}")
     print(f"stored {run}: {history[-1]['top1']:.1%}", flush=True)

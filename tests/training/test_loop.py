@@ -1,5 +1,6 @@
 """The shared loop on a tiny network: steps and sharding, augmentation, NaN detection, evaluation, schedules."""
 
+import copy
 import math
 
 import pytest
@@ -201,3 +202,20 @@ def test_same_seed_same_epoch_and_global_state_untouched():
         with runtime.seeded(7):
             losses.append(run_epoch(tiny_model(), images, labels, batch_size=4).mean_loss)
     assert losses[0] == losses[1] and torch.equal(torch.get_rng_state(), before)
+
+
+def test_the_gradient_norm_is_clipped_before_each_step_and_reported():
+    images, labels = tiny_data(16)
+    torch.manual_seed(0)
+    model = tiny_model()
+    before = copy.deepcopy(model)
+    tiny = 1e-6  # far below any gradient's norm: every step is clipped, so the weights barely move
+    stats = run_epoch(model, images, labels, lr=0.5, batch_size=8, max_grad_norm=tiny)
+    assert stats.clipped_share == 1.0 and stats.grad_norm_max > tiny
+    moved = max(float((a - b).abs().max()) for a, b in zip(model.parameters(), before.parameters()))
+    torch.manual_seed(0)
+    free = run_epoch(tiny_model(), images, labels, lr=0.5, batch_size=8)
+    assert free.clipped_share is None and free.grad_norm_max is None  # not measured without a clip
+    assert moved < 1e-5  # two steps of at most lr x 1e-6 each, momentum included
+    loose = run_epoch(copy.deepcopy(before), images, labels, lr=0.5, batch_size=8, max_grad_norm=1e9)
+    assert loose.clipped_share == 0.0 and 0 < loose.grad_norm_max < 1e9

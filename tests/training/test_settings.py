@@ -42,9 +42,19 @@ def test_too_few_seeds_or_images_are_refused_or_rounded_up():
 
 def test_a_study_stored_before_the_recipe_fields_reads_as_the_old_recipe():
     stored = {k: v for k, v in ProxySettings(epochs=2, train_subset=None).defining().items()
-              if k not in ("warmup", "zero_init_residual")}
+              if k not in ("warmup", "zero_init_residual", "grad_clip")}
     old = ProxySettings.from_stored(stored)
-    assert old.epochs == 2 and old.zero_init_residual is False and old.warmup == 0.15
+    assert old.epochs == 2 and old.zero_init_residual is False and old.warmup == 0.15 and old.grad_clip is None
+
+
+def test_a_study_stored_before_the_clip_reads_as_unclipped_and_a_bad_clip_is_refused():
+    stored = {k: v for k, v in ProxySettings(epochs=2).defining().items() if k != "grad_clip"}
+    between = ProxySettings.from_stored(stored)
+    assert between.zero_init_residual is True and between.grad_clip is None
+    assert ProxySettings().grad_clip == 5.0 and ProxySettings(grad_clip=None).grad_clip is None
+    for bad in (0, -1.0, float("inf"), True, "5"):
+        with pytest.raises(ValueError, match="proxy grad_clip: must be a positive number or empty"):
+            ProxySettings(grad_clip=bad)
 
 
 @pytest.mark.parametrize("proxy,available,epochs", [

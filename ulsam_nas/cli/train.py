@@ -37,6 +37,8 @@ def train_command(
     zero_init_residual: Annotated[bool, typer.Option(
         "--zero-init-residual/--no-zero-init-residual",
         help="Start each residual block as the identity (its last BatchNorm's scale at zero).")] = _TRAIN.zero_init_residual,
+    grad_clip: Annotated[float, typer.Option(
+        help="Largest gradient norm per step; 0 turns clipping off.")] = _TRAIN.grad_clip or 0.0,
     train_subset: Annotated[Optional[int], typer.Option(help="At most this many training images.")] = _TRAIN.train_subset,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, order and augmentation.")] = _TRAIN.seed,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads.")] = _TRAIN.threads,
@@ -55,7 +57,7 @@ def train_command(
     settings = TrainSettings(dataset=dataset, data_dir=data_dir, download=download, cache_dir=cache_dir,
                              cache=not no_cache, epochs=epochs, resolution=resolution,
                              batch_size=batch_size, lr=lr, weight_decay=weight_decay, label_smoothing=label_smoothing,
-                             warmup=warmup, zero_init_residual=zero_init_residual,
+                             warmup=warmup, zero_init_residual=zero_init_residual, grad_clip=grad_clip or None,
                              train_subset=train_subset, seed=seed, threads=threads, device=device)
     check_formats(export_format or [])
     with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:

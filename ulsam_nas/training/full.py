@@ -108,12 +108,14 @@ def train(
                 stats = train_one_epoch(trained, data.train_images, data.train_labels, order, optimizer, scheduler,
                                         mean, std, batch_size=settings.batch_size, epoch=epoch,
                                         label_smoothing=settings.label_smoothing, augment=augment, rank=rank,
-                                        world_size=world_size, on_step=on_step if rank == 0 else None)
+                                        world_size=world_size, on_step=on_step if rank == 0 else None,
+                                        max_grad_norm=settings.grad_clip)
             except TrainingDiverged as error:
                 raise ValueError(f"training diverged: {error}; lower --lr") from None
             scores = evaluate(model, data.val_images, data.val_labels, mean, std)
             metrics = {"epoch": epoch, "train_loss": stats.mean_loss, **dataclasses.asdict(scores),
-                       "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - epoch_start}
+                       "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - epoch_start,
+                       "grad_norm_max": stats.grad_norm_max, "clipped_share": stats.clipped_share}
             history.append(metrics)
             if rank == 0:
                 _write_metrics(out, history)

@@ -50,6 +50,8 @@ class EpochStats:
     mean_loss: float  # mean training loss over the epoch's steps
     images: int  # images this process trained on
     seconds: float  # time in the training steps
+    grad_norm_max: float | None = None  # largest gradient norm before clipping (None: no clipping, not measured)
+    clipped_share: float | None = None  # share of the steps whose gradient was clipped
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ def train_one_epoch(
     world_size: int = 1,
     on_step: Callable[[int, int], None] | None = None,
     check_every_step: bool | None = None,
+    max_grad_norm: float | None = None,
 ) -> EpochStats:
     """One pass over ``images`` (uint8, on the CPU or on ``mean``'s device) in the order ``order``.
 
@@ -134,7 +137,8 @@ def train_one_epoch(
     image). ``augment`` maps a uint8 batch to a uint8 batch; ``on_step(step, steps)`` follows
     every step. A NaN or infinite loss raises ``TrainingDiverged``: at once when
     ``check_every_step`` (None: on the CPU), else at the end of the epoch (on a GPU the check stays
-    on the GPU, so that no step waits for the host).
+    on the GPU, so that no step waits for the host). With ``max_grad_norm`` the gradient's norm is
+    clipped to it before every step (the recipe's guard against spikes, ``recipe.GRAD_CLIP``).
     """
     started = time.perf_counter()
     device = mean.device
@@ -145,6 +149,8 @@ def train_one_epoch(
     finite = torch.ones((), dtype=torch.bool, device=device)
     read_every_step = device.type == "cpu" if check_every_step is None else check_every_step
     seen = 0
+    norm_max = torch.zeros((), device=device)
+    clipped = torch.zeros((), device=device)
     for step in range(steps):
         batch = order[step * per_step: (step + 1) * per_step][rank::world_size]
         inputs = images[batch] if augment is None else augment(images[batch])
@@ -156,6 +162,10 @@ def train_one_epoch(
             raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch}, step {step + 1}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if max_grad_norm is not None:
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+            norm_max = torch.maximum(norm_max, norm.detach())
+            clipped += norm.detach() > max_grad_norm
         optimizer.step()
         scheduler.step()
         total_loss += loss.detach()
@@ -164,7 +174,10 @@ def train_one_epoch(
             on_step(step + 1, steps)
     if not finite:  # one read per epoch on a GPU
         raise TrainingDiverged(f"loss became NaN or infinite during epoch {epoch}")
-    return EpochStats(mean_loss=float(total_loss) / steps, images=seen, seconds=time.perf_counter() - started)
+    clipping = max_grad_norm is not None
+    return EpochStats(mean_loss=float(total_loss) / steps, images=seen, seconds=time.perf_counter() - started,
+                      grad_norm_max=float(norm_max) if clipping else None,
+                      clipped_share=float(clipped) / steps if clipping else None)
 
 
 @torch.no_grad()

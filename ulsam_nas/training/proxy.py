@@ -68,7 +68,8 @@ def train_proxy(
         for epoch in range(1, settings.epochs + 1):
             order = torch.randperm(len(labels), generator=generator)
             stats = train_one_epoch(model, images, labels, order, optimizer, scheduler, mean, std,
-                                    batch_size=settings.batch_size, epoch=epoch, label_smoothing=settings.label_smoothing)
+                                    batch_size=settings.batch_size, epoch=epoch, label_smoothing=settings.label_smoothing,
+                                    max_grad_norm=settings.grad_clip)
             trained_images, train_seconds = trained_images + stats.images, train_seconds + stats.seconds
             losses.append(stats.mean_loss)
             recalibrate_batchnorm(model, images[order[:BATCHNORM_IMAGES].to(images.device)], mean, std)

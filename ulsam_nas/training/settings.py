@@ -51,6 +51,10 @@ def check_run_settings(settings, prefix: str, min_resolution: int, auto: tuple[s
     warmup = settings.warmup
     if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or not 0 <= warmup < 1:
         raise ValueError(f"{prefix}warmup: must be a share of the steps in [0, 1), got {warmup!r}")
+    clip = settings.grad_clip
+    if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float)) or not math.isfinite(clip)
+                             or clip <= 0):
+        raise ValueError(f"{prefix}grad_clip: must be a positive number or empty (no clipping), got {clip!r}")
 
 
 def _legacy(values: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
@@ -69,6 +73,7 @@ class Recipe:
     label_smoothing: float = recipe.LABEL_SMOOTHING
     warmup: float = recipe.WARMUP  # share of the steps spent warming up
     zero_init_residual: bool = recipe.ZERO_INIT_RESIDUAL  # each residual block starts as the identity
+    grad_clip: float | None = recipe.GRAD_CLIP  # largest gradient norm per step (None: no clipping)
 
 
 @dataclass(frozen=True)

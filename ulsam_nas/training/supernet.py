@@ -72,7 +72,7 @@ def train_supernet(space: SearchSpace, width: float, data: ImageData, settings: 
             order = torch.randperm(len(labels), generator=generator)
             stats = train_one_epoch(supernet, images, labels, order, optimizer, scheduler, mean, std,
                                     batch_size=settings.batch_size, epoch=epoch,
-                                    label_smoothing=settings.label_smoothing)
+                                    label_smoothing=settings.label_smoothing, max_grad_norm=settings.grad_clip)
             save_checkpoint({"key": key, "epoch": epoch, "model": supernet.state_dict(),
                              "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                              "order_rng": generator.get_state(), "torch_rng": torch.get_rng_state()}, path)
@@ -85,13 +85,27 @@ class SupernetEvaluator:
     """Scores a candidate with the weights it inherits: its child, BatchNorm recalibrated, evaluated on validation.
 
     The objective calls it as it calls the proxy (``config, seed, on_epoch``); ``supernets`` holds one per width.
+    The seed chooses the ``recalibration_images`` training images that re-estimate the child's BatchNorm
+    statistics: seed 0 takes :attr:`recalibration`, and the study's noise runs (several seeds) measure how much
+    the score moves with them. The supernet's own training seed is fixed: its noise is not in that measurement.
     """
 
     def __init__(self, supernets: dict[float, Supernet], data: ImageData, settings: SupernetSettings) -> None:
         self.supernets, self.data, self.settings = supernets, data, settings
-        order = torch.randperm(len(data.train_labels), generator=torch.Generator().manual_seed(settings.seed))
-        self.recalibration = data.train_images[order[: settings.recalibration_images]]  # the same for every child
+        self._recalibration: dict[int, torch.Tensor] = {}
         self.mean, self.std = data.channel_stats()  # once: a pass over every training image
+
+    def recalibration_images(self, seed: int) -> torch.Tensor:
+        """The training images that re-estimate BatchNorm for ``seed`` (the same for every child)."""
+        if seed not in self._recalibration:
+            generator = torch.Generator().manual_seed(self.settings.seed + seed)
+            order = torch.randperm(len(self.data.train_labels), generator=generator)
+            self._recalibration[seed] = self.data.train_images[order[: self.settings.recalibration_images]]
+        return self._recalibration[seed]
+
+    @property
+    def recalibration(self) -> torch.Tensor:
+        return self.recalibration_images(0)
 
     def __call__(self, config: ArchConfig, seed: int = 0,
                  on_epoch: Callable[[int, float], bool] | None = None) -> ProxyResult:
@@ -100,7 +114,8 @@ class SupernetEvaluator:
             raise ValueError(f"supernet: none trained at width {config.width} (trained: "
                              f"{', '.join(map(str, sorted(self.supernets)))})")
         child = self.supernets[config.width].child(config)
+        images = self.recalibration_images(seed)
         with runtime.threads(self.settings.threads):
-            recalibrate_batchnorm(child, self.recalibration, self.mean, self.std, count=len(self.recalibration))
+            recalibrate_batchnorm(child, images, self.mean, self.std, count=len(images))
             accuracy = evaluate(child, self.data.val_images, self.data.val_labels, self.mean, self.std).top1
         return ProxyResult(accuracy=accuracy, curve=[accuracy], seconds=time.perf_counter() - started)

@@ -78,12 +78,12 @@ def _timed(run: Callable[[], object], device: torch.device) -> float:
 
 def time_training(config: ArchConfig, training: ProxySettings, num_classes: int, train_images: int, val_images: int,
                   seed: int = 0, measure: Callable[[ArchConfig], object] | None = None, trains: bool = True,
-                  steps: int = 3) -> TrainingTime:
+                  steps: int = 3, batchnorm_images: int = BATCHNORM_IMAGES) -> TrainingTime:
     """Time ``steps`` training steps (after a warm-up step) of ``config`` trained as ``training`` says, on random images.
 
     ``train_images`` (``training.train_subset`` already taken) and ``val_images`` are the counts it trains and
     validates on; ``measure(config)`` is the per-run costing (timed once; None: not counted); ``trains=False``
-    times no training (epochs 0).
+    times no training (epochs 0); ``batchnorm_images`` are the images BatchNorm is re-estimated from per epoch.
     """
     device = runtime.resolve_device(training.device, setting="proxy device")
     started = time.perf_counter()
@@ -95,7 +95,8 @@ def time_training(config: ArchConfig, training: ProxySettings, num_classes: int,
         other = time.perf_counter() - started
         if trains:
             step = _time_steps(model, optimizer, scheduler, training, num_classes, device, steps)
-            eval_seconds = _time_evaluation(model, training, num_classes, device, train_images, val_images)
+            eval_seconds = _time_evaluation(model, training, num_classes, device, min(batchnorm_images, train_images),
+                                            val_images)
     return TrainingTime(
         candidate=config.summary(), step_seconds=step, steps_per_epoch=max(1, train_images // training.batch_size),
         epochs=training.epochs if trains else 0, eval_seconds=eval_seconds, other_seconds=other,
@@ -112,18 +113,17 @@ def _time_steps(model, optimizer, scheduler, training: ProxySettings, num_classe
 
     def train(part: torch.Tensor) -> None:
         train_one_epoch(model, images, labels, part, optimizer, scheduler, mean, std, batch_size=training.batch_size,
-                        epoch=1, label_smoothing=training.label_smoothing)
+                        epoch=1, label_smoothing=training.label_smoothing, max_grad_norm=training.grad_clip)
 
     train(order[: training.batch_size])  # warm-up
     return _timed(lambda: train(order[training.batch_size:]), device) / steps
 
 
-def _time_evaluation(model, training: ProxySettings, num_classes: int, device: torch.device, train_images: int,
+def _time_evaluation(model, training: ProxySettings, num_classes: int, device: torch.device, bn_images: int,
                      val_images: int) -> float:
     """Seconds per epoch of BatchNorm re-estimation and validation, from one timed batch of each (as the loop
     batches them; on a GPU after an untimed pass, which pays for cuDNN's choice of kernels)."""
     mean, std = torch.full((3,), 0.5, device=device), torch.full((3,), 0.25, device=device)
-    bn_images = min(BATCHNORM_IMAGES, train_images)
     bn_batch, eval_batch = min(BATCHNORM_BATCH, bn_images), max(1, min(evaluation_batch_size(device), val_images))
     batch = _random_images(max(bn_batch, eval_batch), training.resolution, device)
     labels = torch.randint(0, num_classes, (eval_batch,), device=device)
