@@ -136,6 +136,11 @@ class StudyResults:
         return self.meta.noise_estimate
 
     @property
+    def evaluator(self) -> str:
+        """What scored the trials: "proxy" or "supernet"."""
+        return self.meta.definition.evaluator if self.meta.definition is not None else "proxy"
+
+    @property
     def refined(self) -> bool:
         return any(t.refined_seeds for t in self.trials)
 
@@ -186,14 +191,14 @@ class StudyResults:
                              "hypervolume": hypervolume_history(losses, usable)}, columns=["trials", "trial", "hypervolume"])
 
     def agreement(self, numbers: Sequence[int] | None = None, min_seeds: int = 2) -> list[RankAgreement]:
-        """How well the proxy's accuracy, FLOPs alone and params alone rank the refined trials (those among
+        """How well the proxy's accuracy (or the supernet's score), FLOPs alone and params alone rank the refined trials (those among
         ``numbers``, with ``min_seeds`` runs or more) like their refined accuracy; empty below 3 such trials."""
         refined = [t for t in self.trials if t.refined_seeds >= min_seeds and not math.isnan(t.proxy_accuracy)
                    and (numbers is None or t.number in numbers)]
         if len(refined) < 3:
             return []
         return rank_agreement([t.refined_accuracy for t in refined], {
-            "proxy accuracy": [t.proxy_accuracy for t in refined], "FLOPs alone": [t.value("flops") for t in refined],
+            "supernet score" if self.evaluator == "supernet" else "proxy accuracy": [t.proxy_accuracy for t in refined], "FLOPs alone": [t.value("flops") for t in refined],
             "params alone": [t.value("params") for t in refined]})
 
     def trial(self, number: int) -> ScoredTrial:

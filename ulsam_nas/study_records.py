@@ -9,7 +9,7 @@ from typing import Any
 from .latency.settings import LatencySettings
 from .ranks import RankAgreement
 from .space import SearchSpace
-from .training.settings import ProxySettings, RefineSettings
+from .training.settings import ProxySettings, RefineSettings, SupernetSettings
 
 __all__ = ["FLAG_PER_BLOCK", "SPACE_ENCODING", "Calibration", "Refinement", "SkippedBaseline", "StudyDefinition"]
 
@@ -84,12 +84,18 @@ class StudyDefinition:
     early_stopping: bool = True
     latency: LatencySettings | None = None  # how latency was obtained, where an objective or budget needs it
     space_encoding: str = SPACE_ENCODING  # how trials' parameters map to networks
+    supernet: SupernetSettings | None = None  # how the supernet that scored the candidates trained (None: the proxy)
+
+    @property
+    def evaluator(self) -> str:
+        return "proxy" if self.supernet is None else "supernet"
 
     def to_dict(self) -> dict[str, Any]:
         return {"space_encoding": self.space_encoding, "space": self.space.to_dict(), "dataset": self.dataset, "num_classes": self.num_classes,
                 "budgets": list(self.budgets), "objectives": list(self.objectives), "resolution": self.resolution,
                 "proxy": self.proxy.defining(), "seed": self.seed, "early_stopping": self.early_stopping} \
-            | ({"latency": self.latency.defining()} if self.latency is not None else {})
+            | ({"latency": self.latency.defining()} if self.latency is not None else {}) \
+            | ({"evaluator": "supernet", "supernet": self.supernet.defining()} if self.supernet is not None else {})
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "StudyDefinition":
@@ -100,7 +106,8 @@ class StudyDefinition:
                    resolution=int(values["resolution"]), proxy=ProxySettings.from_stored(values["proxy"]),
                    seed=int(values.get("seed", 0)), early_stopping=bool(values.get("early_stopping", True)),
                    latency=LatencySettings.from_stored(latency) if latency else None,
-                   space_encoding=values.get("space_encoding", FLAG_PER_BLOCK))
+                   space_encoding=values.get("space_encoding", FLAG_PER_BLOCK),
+                   supernet=SupernetSettings(**values["supernet"]) if values.get("supernet") else None)
 
     def differences(self, other: "StudyDefinition") -> list[str]:
         """The top-level keys in which ``other`` differs from this definition."""

@@ -11,11 +11,23 @@ from ..present.runs import trial_line
 from ..present.study import baseline_notes, noise_line, ulsam_slots_line
 from ..search.loop import StudyStart, TrialEvent
 
-__all__ = ["SearchProgress", "worker_line"]
+__all__ = ["SearchProgress", "supernet_worker_line", "worker_line"]
 
 
 def _line(event: TrialEvent) -> str:
     return trial_line(event.record, event.finished, event.target, event.accuracy_sigma)
+
+
+def _supernet_line(epoch) -> str:
+    """One line per supernet epoch trained, with the time its width has left at this pace."""
+    left = (epoch.epochs - epoch.epoch) * epoch.seconds
+    return (f"supernet w{epoch.width} epoch {epoch.epoch}/{epoch.epochs}: loss {epoch.mean_loss:.3f}, "
+            f"{epoch.seconds:.0f}s (this width's rest: about {left / 60:.0f} min)")
+
+
+def supernet_worker_line(epoch) -> None:
+    """One line per supernet epoch from a worker process (module level, so it pickles)."""
+    print(f"worker {os.getpid()} {_supernet_line(epoch)}", flush=True)
 
 
 def worker_line(event: TrialEvent) -> None:
@@ -52,7 +64,7 @@ class SearchProgress:
         self._print(f"study {start.study!r} in {start.storage}: {state}")
         definition = start.meta.definition
         notes = [*start.meta.legacy_notes, *baseline_notes(start.meta.skipped_baselines, start.space),
-                 noise_line(start.meta.noise_estimate),
+                 noise_line(start.meta.noise_estimate, definition.evaluator),
                  ulsam_slots_line(start.searched, start.hidden, definition.resolution, start.proxy_resolution)]
         for note in notes:
             self._print(f"  note: {note}")
@@ -70,6 +82,10 @@ class SearchProgress:
     def estimate(self, estimate) -> None:
         """Before the first trial: the expected time per trial and of the study, broken down (a StudyEstimate)."""
         self._print(study_estimate_text(estimate))
+
+    def supernet(self, epoch) -> None:
+        """After each supernet epoch trained (a SupernetEpoch)."""
+        self._print(_supernet_line(epoch))
 
     def trial(self, event: TrialEvent) -> None:
         self._print(_line(event))

@@ -51,6 +51,11 @@ def search(
     proxy_lr: Annotated[Optional[float], typer.Option(help=default_help("Proxy peak learning rate.", _PROXY.lr))] = None,
     proxy_batch_size: Annotated[Optional[int], typer.Option(help=default_help(
         "Proxy batch size.", _PROXY.batch_size))] = None,
+    evaluator: Annotated[Optional[str], typer.Option(help=default_help(
+        "How candidates are scored: proxy (each trained alone, briefly) or supernet (one supernet per width trained "
+        "first, kept beside the study; each candidate scored with its weights in seconds).", _SEARCH.evaluator))] = None,
+    supernet_epochs: Annotated[Optional[int], typer.Option(help=default_help(
+        "Supernet training epochs on all the training images (--evaluator supernet).", _SEARCH.supernet.epochs))] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for proxy training (default: PyTorch's).")] = None,
     device: Annotated[Optional[str], typer.Option(help=default_help(
         "Proxy training device: cpu or cuda.", _PROXY.device))] = None,
@@ -90,7 +95,7 @@ def search(
 
     from ..present.runs import search_text
     from ..search.pipeline import StudyEvents, run_study
-    from .progress import SearchProgress, worker_line
+    from .progress import SearchProgress, supernet_worker_line, worker_line
     from .results import echo_refine_estimate, echo_refined_run
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # this process is the CLI's: one line per trial is ours
@@ -102,7 +107,9 @@ def search(
         batch_size=proxy_batch_size, threads=threads, device=device))
     latency = dataclasses.replace(base.latency, **given(device=latency_device, runtime=latency_runtime,
                                                          threads=latency_threads, table=latency_table))
-    settings = dataclasses.replace(base, proxy=proxy, latency=latency, **given(
+    supernet = dataclasses.replace(base.supernet, **given(epochs=supernet_epochs))
+    settings = dataclasses.replace(base, proxy=proxy, latency=latency, supernet=supernet, **given(
+        evaluator=evaluator,
         budgets=budget or None, objectives=objective or None, space=space, dataset=dataset, data_dir=data_dir,
         download=download, cache_dir=cache_dir, cache=False if no_cache else None, sampler=sampler, seed=seed,
         trials=trials, timeout=timeout, time_budget=time_budget, resolution=resolution, early_stopping=early_stopping,
@@ -110,6 +117,7 @@ def search(
         refine=dataclasses.replace(base.refine, count=refine) if refine is not None else None))
     with SearchProgress(quiet=quiet or workers > 1) as progress:
         events = StudyEvents(on_estimate=progress.estimate, on_start=progress.start,
+                             on_supernet=supernet_worker_line if workers > 1 else progress.supernet,
                              on_trial=worker_line if workers > 1 else progress.trial,
                              on_refine_estimate=echo_refine_estimate, on_refined=echo_refined_run)
         outcome = run_study(settings, events, workers=workers)

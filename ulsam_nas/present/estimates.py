@@ -18,11 +18,24 @@ def _trial_time(trial: TrainingTime) -> str:
             f"+ {trial.eval_seconds:.1f}s evaluation per epoch + {trial.other_seconds:.1f}s costing)")
 
 
+def _scoring_time(trial: TrainingTime) -> str:
+    return (f"estimate: up to {format_duration(trial.trial_seconds)} per trial (largest candidate {trial.candidate}, "
+            f"scored with the supernet's weights: {trial.eval_seconds:.1f}s BatchNorm re-estimation and validation at "
+            f"{trial.resolution}px + {trial.other_seconds:.1f}s costing)")
+
+
 def study_extra_parts(study: StudyEstimate) -> list[str]:
-    """What the study's time goes to besides its trials: the noise runs and the refinement, as count x time = total."""
+    """What the study's time goes to besides its trials: supernet training, the noise runs and the refinement, as
+    count x time = total."""
     parts = []
+    if study.supernet_epochs and study.supernet_epoch is not None:
+        epoch = study.supernet_epoch
+        parts.append(f"supernet training {study.supernet_epochs} epochs x {format_duration(epoch.epoch_seconds)} "
+                     f"({epoch.steps_per_epoch} steps of {epoch.step_seconds:.2f}s, timed on the largest candidate) = "
+                     f"{format_duration(study.supernet_seconds)}")
     if study.noise_runs:
-        parts.append(f"noise runs {study.noise_runs} x {format_duration(study.trial.training_seconds)} = "
+        kind = "noise scorings" if study.supernet_epoch is not None else "noise runs"
+        parts.append(f"{kind} {study.noise_runs} x {format_duration(study.trial.training_seconds)} = "
                      f"{format_duration(study.noise_seconds)}")
     if study.refine_runs:
         run = study.refinement
@@ -39,7 +52,8 @@ def study_estimate_text(study: StudyEstimate) -> str:
     parts = [f"search {study.remaining} trials x {format_duration(study.trial.trial_seconds)} = "
              f"{format_duration(study.search_seconds)}"] if study.remaining else []
     parts += study_extra_parts(study)
-    lines = [_trial_time(study.trial)] if study.remaining else []
+    timing = _scoring_time if study.supernet_epoch is not None else _trial_time
+    lines = [timing(study.trial)] if study.remaining else []
     lines.append(f"expected study time: up to {format_duration(study.total_seconds)} ({', '.join(parts)}; "
                  f"{UPPER_BOUND if study.remaining else 'an upper bound'})")
     return "\n".join(lines)

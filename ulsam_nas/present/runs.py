@@ -70,13 +70,15 @@ def search_text(outcome: StudyOutcome) -> str:
     resolution = settings.deployment_resolution(search.space)
     seeds = max((t.refined_seeds for t in results.trials), default=0)
     what = (f"refined validation top-1 ({seeds} seeds, {meta.refinement.epochs if meta.refinement else '?'} epochs; "
-            "the proxy's beside it)" if results.refined else "proxy validation top-1")
+            f"the {results.evaluator}'s beside it)" if results.refined else
+            "supernet score (validation top-1 with inherited weights)" if results.evaluator == "supernet" else
+            "proxy validation top-1")
     lines = [f"\nPareto front of study {search.study_name!r}: {', '.join(settings.objectives)}; "
              f"FLOPs are multiply-accumulates at {resolution}x{resolution}; accuracy is {what} on {settings.dataset} "
              f"({meta.validation_images if meta.validation_images is not None else '?'} held-out images); noise-aware."]
     if settings.budgets:
         lines.append(f"Every point is within budget: {', '.join(settings.budget_texts)}.")
-    lines.append(noise_line(results.noise))
+    lines.append(noise_line(results.noise, results.evaluator))
     if outcome.refinement is not None:
         lines.append(refine_report_text(outcome.refinement))
     lines.append(front_text(front) if front else "(no feasible trial finished yet)")

@@ -23,9 +23,16 @@ FLOPS_WARNING = ("warning: the proxy ranked these networks no better than counti
                  "(--proxy-epochs) or at a larger --proxy-resolution before trusting its front")
 
 
-def noise_line(noise: NoiseEstimate) -> str:
+def noise_line(noise: NoiseEstimate, evaluator: str = "proxy") -> str:
     """One line for ``show``, the search's notes and its final report."""
     images = f"{noise.validation_images} validation images" if noise.validation_images else "an unknown validation size"
+    if noise.measured and evaluator == "supernet":
+        values = ", ".join(f"{a:.1%}" for a in noise.accuracies)
+        return (f"noise: {noise.network or 'the vanilla baseline'} scored by the supernet with BatchNorm re-estimated "
+                f"from the images of seeds {', '.join(map(str, noise.seeds))}: {values}; std {noise.seed_std * 100:.1f} "
+                f"points, binomial error {noise.binomial_se * 100:.1f} points ({images}); differences under "
+                f"{noise.margin * 100:.1f} points are on par. The supernet's own training seed is not varied: this is "
+                f"a lower bound of its noise")
     if not noise.measured:
         return (f"noise: seed-to-seed noise not measured ({noise.reason or 'not measured'}); ± is the binomial error of "
                 f"{images} only, which understates the proxy's uncertainty")
@@ -161,7 +168,7 @@ def show_text(results: StudyResults, strict: bool = False) -> str:
     front = results.front(strict)
     kind = "strict" if strict else "noise-aware"
     lines = [f"study {results.name!r}: {len(results.trials)} trials; FLOPs are multiply-accumulates; {kind} front",
-             noise_line(results.noise), *refinement_lines(results)]
+             noise_line(results.noise, results.evaluator), *refinement_lines(results)]
     return "\n".join(lines + [front_text(front, versus=results.reference_baseline())])
 
 

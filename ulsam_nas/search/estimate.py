@@ -8,6 +8,10 @@ the trials left, a new study's noise runs (its vanilla network proxy-trained wit
 training images, as epochs over refinement's training images, for each of ``seeds`` seeds of up to
 ``count`` networks), all scaled from the same measurement. It is an upper bound: every other candidate is
 smaller, and candidates stopped early, over budget or evaluated before take less.
+
+With the supernet evaluator a trial is a child scored with inherited weights (BatchNorm re-estimation and
+validation, :func:`time_supernet_trial`), the supernet epochs left come first (every width's, each step timed
+as the largest candidate's), and the noise runs are scorings; refinement still scales from a proxy training.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ from typing import Callable
 
 from ..config import ArchConfig
 from ..space import SearchSpace
-from ..training.settings import ProxySettings, epochs_for
+from ..training.settings import ProxySettings, SupernetSettings, epochs_for
 from ..training.timing import TrainingTime, time_training
 
-__all__ = ["StudyEstimate", "time_trial"]
+__all__ = ["StudyEstimate", "time_supernet_trial", "time_trial"]
 
 
 @dataclass(frozen=True)
@@ -40,13 +44,21 @@ class StudyEstimate:
     refine_done: int = 0  # refinement runs stored already (an interrupted refinement)
     refine_factor: int = 1  # a refinement run trains on this many times the proxy's images
     refine_images: int | None = None  # training images of a refinement run (None: the proxy's)
+    supernet_epoch: TrainingTime | None = None  # one epoch of supernet training (None: the proxy evaluator)
+    supernet_epochs: int = 0  # supernet epochs left to train, all widths together
+    proxy_run: TrainingTime | None = None  # one proxy training, which refinement scales from (None: ``trial``)
 
     @property
     def refinement(self) -> TrainingTime:
         """One refinement run: the proxy's measurement at refinement's epochs and training images."""
-        images = self.refine_images or self.trial.train_images
-        epochs = epochs_for(self.refine_factor * self.trial.epochs * self.trial.train_images, images)
-        return self.trial.with_run(epochs=epochs, train_images=images)
+        proxy = self.proxy_run or self.trial
+        images = self.refine_images or proxy.train_images
+        epochs = epochs_for(self.refine_factor * proxy.epochs * proxy.train_images, images)
+        return proxy.with_run(epochs=epochs, train_images=images)
+
+    @property
+    def supernet_seconds(self) -> float:
+        return self.supernet_epochs * self.supernet_epoch.epoch_seconds if self.supernet_epoch else 0.0
 
     @property
     def refine_runs(self) -> int:
@@ -66,8 +78,9 @@ class StudyEstimate:
 
     @property
     def extra_seconds(self) -> float:
-        """What is not the search's trials: the noise runs and the refinement (taken out of a time budget first)."""
-        return self.noise_seconds + self.refine_seconds
+        """What is not the search's trials: supernet training, the noise runs and the refinement (taken out of a
+        time budget first)."""
+        return self.supernet_seconds + self.noise_seconds + self.refine_seconds
 
     @property
     def total_seconds(self) -> float:
@@ -84,3 +97,15 @@ def time_trial(space: SearchSpace, proxy: ProxySettings, num_classes: int, train
     return time_training(space.largest(num_classes), proxy, num_classes,
                          min(train_images, proxy.train_subset or train_images), val_images, seed, measure, trains)
 
+
+
+def time_supernet_trial(space: SearchSpace, settings: SupernetSettings, num_classes: int, train_images: int,
+                        val_images: int, seed: int = 0,
+                        measure: Callable[[ArchConfig], object] | None = None) -> tuple[TrainingTime, TrainingTime]:
+    """(one trial: a child scored, costing included; one supernet epoch), both timed on the largest candidate."""
+    images = min(train_images, settings.train_subset or train_images)
+    timed = time_training(space.largest(num_classes), settings, num_classes, images, val_images, seed, measure,
+                          batchnorm_images=settings.recalibration_images)
+    scoring = dataclasses.replace(timed, step_seconds=0.0, steps_per_epoch=0, epochs=1)
+    epoch = dataclasses.replace(timed, eval_seconds=0.0, other_seconds=0.0, epochs=1)
+    return scoring, epoch

@@ -31,6 +31,7 @@ from .objective import Objective, Trainer
 from .plan import plan_search
 from .samplers import make_sampler
 from .settings import SearchSettings
+from .supernets import SupernetEpoch, prepare_supernets, supernet_folder, supernet_path, trained_epochs
 from .reconnect import StorageUnavailable
 from .storage import (OrphanSweeper, StorageURL, StudyLock, cut_off_outcome, heartbeat_for, make_storage, stored_trial,
                       worker_id)
@@ -93,6 +94,7 @@ def run_search(
     on_trial: Callable[[TrialEvent], None] | None = None,
     trainer: Trainer | None = None,
     on_estimate: Callable[[StudyEstimate], None] | None = None,
+    on_supernet: Callable[[SupernetEpoch], None] | None = None,
 ) -> SearchOutcome:
     """Create or resume the study ``settings`` describe and run it up to ``settings.trials`` trials.
 
@@ -100,7 +102,8 @@ def run_search(
     trial and of all the study has left: the trials, a new study's noise runs, and the refinement of up
     to ``settings.refine.count`` networks that follows the search (run by ``pipeline.run_study``). With
     ``settings.time_budget`` the noise runs and the refinement are taken out of the budget and the trial
-    count is chosen from the rest.
+    count is chosen from the rest. With the supernet evaluator the study's supernets are trained (or read back,
+    ``supernets.py``) after the estimate and before the study opens; ``on_supernet`` hears each epoch trained.
     """
     space = load_space(settings.space)
     if settings.deployment_resolution(space) < 32:
@@ -125,12 +128,22 @@ def run_search(
     sampler_seed = settings.seed if storage.single_writer else settings.seed + worker_id()["pid"]
     sampler = make_sampler(settings.sampler, sampler_seed, settings.trials)
     backend = make_storage(storage, settings.heartbeat_seconds, 3 * settings.heartbeat_seconds, settings.reconnect_seconds)
+    supernet_epochs, all_data = 0, None
+    if settings.uses_supernet:  # trained on all the training images, not the proxy's subset
+        all_data = load_dataset(settings.dataset, proxy.resolution, settings.data_dir, settings.download,
+                                cache_dir=settings.cache_dir, cache=settings.cache)
+        folder = supernet_folder(storage, settings.cache_dir)
+        supernet_epochs = sum(settings.supernet.epochs - trained_epochs(
+            supernet_path(folder, space, all_data.name, width, settings.supernet_run)) for width in space.widths)
     # Before the study exists: a time budget that cannot fit must not leave a study with these settings behind.
     estimate, planned = plan_search(settings, space, data.num_classes, len(data.train_labels), len(data.val_labels),
                                     lambda: study_progress(backend, name, settings.objectives), objective.measure,
-                                    wanted=on_estimate is not None, available_images=data.train_available)
+                                    wanted=on_estimate is not None, available_images=data.train_available,
+                                    supernet_epochs=supernet_epochs)
     if on_estimate and estimate:
         on_estimate(estimate)  # before the noise runs and baselines' costing of a new study: say the cost first
+    if all_data is not None:  # before the study lock: workers wait for one another on each supernet's own lock
+        objective.evaluator = prepare_supernets(space, all_data, settings.supernet_run, folder, on_supernet)
     lock = StudyLock(storage, name, settings.reconnect_seconds)
     # Several workers may start at once: one creates the study, measures its noise (a few proxy trainings, see
     # study.prepare_study) and queues the baselines; the others wait here for the lock meanwhile.

@@ -17,6 +17,7 @@ from .estimate import StudyEstimate
 from .loop import SearchOutcome, StudyStart, TrialEvent, run_search
 from .objective import Trainer
 from .settings import SearchSettings
+from .supernets import SupernetEpoch
 from .workers import run_workers
 
 __all__ = ["StudyEvents", "StudyOutcome", "run_study"]
@@ -24,10 +25,11 @@ __all__ = ["StudyEvents", "StudyOutcome", "run_study"]
 
 @dataclass(frozen=True)
 class StudyEvents:
-    """Who hears what, as a study runs (each may be None). With several workers ``on_trial`` runs in the worker
-    processes, so it must be picklable (a module-level function)."""
+    """Who hears what, as a study runs (each may be None). With several workers ``on_trial`` and ``on_supernet`` run
+    in the worker processes, so they must be picklable (module-level functions)."""
 
     on_estimate: Callable[[StudyEstimate], None] | None = None
+    on_supernet: Callable[[SupernetEpoch], None] | None = None
     on_start: Callable[[StudyStart], None] | None = None
     on_trial: Callable[[TrialEvent], None] | None = None
     on_refine_estimate: Callable[[RefineEstimate], None] | None = None
@@ -44,10 +46,10 @@ def run_study(settings: SearchSettings, events: StudyEvents = StudyEvents(), wor
               trainer: Trainer | None = None) -> StudyOutcome:
     """Run or resume the study ``settings`` describe, then refine its front (``settings.refine``)."""
     if workers > 1:
-        search = run_workers(settings, workers, on_trial=events.on_trial)
+        search = run_workers(settings, workers, on_trial=events.on_trial, on_supernet=events.on_supernet)
     else:
         search = run_search(settings, on_start=events.on_start, on_trial=events.on_trial, trainer=trainer,
-                            on_estimate=events.on_estimate)
+                            on_estimate=events.on_estimate, on_supernet=events.on_supernet)
     if not settings.refine.count or search.interrupted or not settings.trains:
         return StudyOutcome(search)
     refinement = refine_study(search.study, settings.refine, on_result=events.on_refined, data_dir=settings.data_dir,

@@ -22,7 +22,7 @@ from ..present.formats import format_duration
 from ..present.estimates import study_extra_parts
 from ..space import SearchSpace
 from ..training.timing import TrainingTime
-from .estimate import StudyEstimate, time_trial
+from .estimate import StudyEstimate, time_supernet_trial, time_trial
 from .settings import SearchSettings
 from .study import StudyProgress
 
@@ -133,14 +133,16 @@ def _subset_that_fits(study: StudyEstimate, budget: float, needed: int) -> int |
 
 def plan_search(settings: SearchSettings, space: SearchSpace, num_classes: int, train_images: int, val_images: int,
                 progress: Callable[[], StudyProgress], measure: Callable[[ArchConfig], object] | None = None,
-                wanted: bool = True, available_images: int | None = None) -> tuple[StudyEstimate | None, SearchSettings]:
+                wanted: bool = True, available_images: int | None = None,
+                supernet_epochs: int = 0) -> tuple[StudyEstimate | None, SearchSettings]:
     """The estimate (when ``wanted`` or a time budget is set, and anything is left to do) and the settings to run.
 
     ``progress()`` reads what the study has done (asked only when an estimate is made): a new study measures
     its noise first (``settings.noise_seeds`` proxy trainings, none below 2 or without an accuracy objective),
     and when accuracy is an objective up to ``settings.refine.count`` networks are refined after the search
     with ``settings.refine`` on ``available_images`` training images (the dataset before the proxy's subset;
-    None: counted as the proxy's ``train_images``).
+    None: counted as the proxy's ``train_images``). With the supernet evaluator ``supernet_epochs`` are left to
+    train (all widths together) before the first trial, which is then a scoring, not a training.
 
     With a time budget (and trials left) the noise runs and the refinement are taken out of the budget, the
     settings' trial count becomes what fits the rest (at most ``settings.trials``; a ValueError when not even
@@ -161,12 +163,21 @@ def plan_search(settings: SearchSettings, space: SearchSpace, num_classes: int, 
                                                                                     resolution=proxy_resolution)
         return time_trial(space, proxy, num_classes, train_images, val_images, settings.seed, measure, settings.trains)
 
-    estimate = StudyEstimate(measured(), max(0, settings.trials - done), noise_runs, networks, refine.seeds,
-                             state.refined_runs, refine.factor, min(refine.train_subset or images, images))
+    supernet = {}
+    if settings.uses_supernet:
+        trial, epoch = time_supernet_trial(space, settings.supernet_run, num_classes, images, val_images, settings.seed,
+                                           measure)
+        supernet = {"supernet_epoch": epoch, "supernet_epochs": supernet_epochs,
+                    "proxy_run": measured() if networks else None}
+    else:
+        trial = measured()
+    estimate = StudyEstimate(trial, max(0, settings.trials - done), noise_runs, networks, refine.seeds,
+                             state.refined_runs, refine.factor, min(refine.train_subset or images, images), **supernet)
     if settings.time_budget is None or done >= settings.trials:
         return estimate, settings
     target = plan_trials(estimate, settings.time_budget, done, settings.trials,
-                         minimum_trials(space, num_classes, settings.trials), remeasure=measured)
+                         minimum_trials(space, num_classes, settings.trials),
+                         remeasure=None if settings.uses_supernet else measured)
     left = settings.time_budget - estimate.extra_seconds  # the search's share: the noise runs before, refinement after
     timeout = min(settings.timeout or left, left)
     return (estimate.with_trial(estimate.trial, remaining=target - done),

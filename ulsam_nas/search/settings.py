@@ -20,13 +20,16 @@ from ..metrics import DEFAULT_OBJECTIVES, METRICS
 from ..study_records import StudyDefinition
 from ..resources import resolve_bundled
 from ..space import SearchSpace
-from ..training.settings import ProxySettings, RefineSettings
+from ..training.settings import ProxySettings, RefineSettings, SupernetSettings
 from .urls import RECONNECT_SECONDS
 
-__all__ = ["DEFAULT_SAMPLER", "SAMPLERS", "SearchSettings", "parse_duration"]
+__all__ = ["DEFAULT_EVALUATOR", "DEFAULT_SAMPLER", "EVALUATORS", "SAMPLERS", "SearchSettings", "parse_duration"]
 
 DEFAULT_SAMPLER = "tpe"  # measured best at 60 trials: benchmarks/RESULTS.md
 SAMPLERS = ("nsga2", "tpe", "random")
+# How a candidate is scored: trained alone for a short proxy run, or with the weights of one supernet trained once.
+EVALUATORS = ("proxy", "supernet")
+DEFAULT_EVALUATOR = "proxy"
 _LEGACY_LATENCY = {"latency_runtime": "runtime", "latency_threads": "threads", "latency_device": "device",
                    "latency_table": "table"}  # study files of earlier versions: flat latency keys
 
@@ -75,6 +78,8 @@ class SearchSettings:
     time_budget: float | None = None  # seconds ("1h"): the trial count is chosen from the estimated time per trial
     resolution: int | None = None  # deployment resolution; None: the space's
     proxy: ProxySettings = field(default_factory=ProxySettings)
+    evaluator: str = DEFAULT_EVALUATOR  # "proxy" or "supernet" (EVALUATORS)
+    supernet: SupernetSettings = field(default_factory=SupernetSettings)  # with the supernet evaluator
     early_stopping: bool = True
     latency: LatencySettings = field(default_factory=LatencySettings)
     storage: str | None = None
@@ -96,6 +101,8 @@ class SearchSettings:
             raise ValueError(f"objective: listed twice: {', '.join(self.objectives)}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler: unknown sampler {self.sampler!r}; valid: {', '.join(SAMPLERS)}")
+        if self.evaluator not in EVALUATORS:
+            raise ValueError(f"evaluator: unknown evaluator {self.evaluator!r}; valid: {', '.join(EVALUATORS)}")
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
             raise ValueError(f"trials: must be a positive integer, got {self.trials!r}")
         if isinstance(self.noise_seeds, bool) or not isinstance(self.noise_seeds, int) or self.noise_seeds < 0:
@@ -108,6 +115,18 @@ class SearchSettings:
             object.__setattr__(self, "time_budget", parse_duration(self.time_budget))
         except ValueError as error:
             raise ValueError(str(error).replace("timeout:", "time budget:", 1)) from None
+
+    @property
+    def supernet_run(self) -> SupernetSettings:
+        """The supernet as this search trains it: at the proxy's resolution, on its threads and device (its
+        children are scored where the proxy would score them)."""
+        return dataclasses.replace(self.supernet, resolution=self.proxy.resolution, threads=self.proxy.threads,
+                                   device=self.proxy.device)
+
+    @property
+    def uses_supernet(self) -> bool:
+        """Whether candidates are scored with a supernet's weights (and accuracy is an objective)."""
+        return self.evaluator == "supernet" and self.trains
 
     @property
     def budget_texts(self) -> list[str]:
@@ -141,7 +160,8 @@ class SearchSettings:
         if empty:
             raise ValueError(f"study: {', '.join(sorted(empty))}: no value given")
         try:
-            for key, kind in (("proxy", ProxySettings), ("latency", LatencySettings), ("refine", RefineSettings)):
+            for key, kind in (("proxy", ProxySettings), ("latency", LatencySettings), ("refine", RefineSettings),
+                              ("supernet", SupernetSettings)):
                 given = values.get(key)
                 if key in values and not isinstance(given, (dict, kind, *((int,) if key == "refine" else ()))):
                     raise ValueError(f"study {key}: must be a mapping of {key} settings, got {given!r}")
@@ -152,6 +172,9 @@ class SearchSettings:
                     if bad:
                         raise ValueError(f"study {key}: unknown key(s) {', '.join(sorted(bad))}; "
                                          f"valid: {', '.join(sorted(known))}")
+                    if key == "supernet" and "resolution" in given:
+                        raise ValueError("study supernet: resolution is the proxy's (its children are scored at the "
+                                         "proxy's resolution); set proxy: resolution instead")
                     values[key] = kind(**given)
             return cls(**values)
         except (TypeError, AttributeError) as error:  # a value of the wrong kind where validation expects another
@@ -181,6 +204,7 @@ class SearchSettings:
         values = dataclasses.asdict(self)
         values["budgets"] = self.budget_texts
         values["objectives"] = list(self.objectives)
+        del values["supernet"]["resolution"]  # the proxy's (``supernet_run``)
         return values
 
     def definition(self, space: SearchSpace, num_classes: int) -> StudyDefinition:
@@ -188,7 +212,8 @@ class SearchSettings:
         return StudyDefinition(space=space, dataset=self.dataset, num_classes=num_classes, budgets=tuple(self.budget_texts),
                                objectives=self.objectives, resolution=self.deployment_resolution(space), proxy=self.proxy,
                                seed=self.seed, early_stopping=self.early_stopping,
-                               latency=self.latency if self.needs_latency else None)
+                               latency=self.latency if self.needs_latency else None,
+                               supernet=self.supernet_run if self.uses_supernet else None)
 
     def study_name(self, space: SearchSpace) -> str:
         """The given study name, or one built from space, dataset, budgets and (non-default) objectives."""

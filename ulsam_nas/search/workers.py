@@ -15,18 +15,20 @@ from .loop import SearchOutcome, TrialEvent, run_search
 from .journal import JournalDamaged
 from .reconnect import StorageUnavailable
 from .settings import SearchSettings
+from .supernets import SupernetEpoch
 from .storage import StorageURL, open_study
 
 __all__ = ["run_workers"]
 
 
-def _worker(settings: SearchSettings, on_trial: Callable[[TrialEvent], None] | None) -> None:
+def _worker(settings: SearchSettings, on_trial: Callable[[TrialEvent], None] | None,
+            on_supernet: Callable[[SupernetEpoch], None] | None = None) -> None:
     """One worker process: the search loop, with Optuna's own log lines off (``on_trial`` reports instead)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # this process is ours alone
     try:
-        run_search(settings, on_trial=on_trial)
+        run_search(settings, on_trial=on_trial, on_supernet=on_supernet)
     except KeyboardInterrupt:
         pass
     except (StorageUnavailable, JournalDamaged) as error:
@@ -40,12 +42,14 @@ def _finished(storage: str, name: str) -> int:
 
 
 def run_workers(settings: SearchSettings, workers: int,
-                on_trial: Callable[[TrialEvent], None] | None = None) -> SearchOutcome:
+                on_trial: Callable[[TrialEvent], None] | None = None,
+                on_supernet: Callable[[SupernetEpoch], None] | None = None) -> SearchOutcome:
     """Run ``workers`` processes on one study, the cores split between them.
 
     With ``proxy.device`` ``cuda`` the workers are spread round-robin over the visible GPUs, so that
-    several trials share each GPU. ``on_trial`` runs in the worker processes, so it must be
-    picklable (a module-level function).
+    several trials share each GPU. ``on_trial`` and ``on_supernet`` run in the worker processes, so they must
+    be picklable (module-level functions). With the supernet evaluator the workers train different widths'
+    supernets side by side (``supernets.prepare_supernets``).
     """
     storage = StorageURL.parse(settings.storage)
     if workers < 1:
@@ -66,7 +70,7 @@ def run_workers(settings: SearchSettings, workers: int,
     except ValueError:  # a new study
         done_before = 0
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker, args=(worker_settings, on_trial)) for worker_settings in per_worker]
+    processes = [context.Process(target=_worker, args=(worker_settings, on_trial, on_supernet)) for worker_settings in per_worker]
     for process in processes:
         process.start()
     interrupted = False

@@ -1,0 +1,109 @@
+"""Searching with the supernet evaluator: trained once before the first trial, kept beside the study, reused on
+resume and by other studies, continued after an interrupt, refused for a study made with the proxy."""
+
+import pytest
+
+from ulsam_nas.present.estimates import study_estimate_text
+from ulsam_nas.search import SearchSettings, run_search
+from ulsam_nas.search.supernets import supernet_folder, supernet_path, trained_epochs
+from ulsam_nas.search.urls import StorageURL
+from ulsam_nas.space import load_space
+from ulsam_nas.training import ProxySettings
+from ulsam_nas.training.settings import SupernetSettings
+
+TINY_PROXY = ProxySettings(epochs=1, resolution=16, train_subset=96, batch_size=32, threads=1)
+TINY_SUPERNET = SupernetSettings(epochs=2, batch_size=32, train_subset=96, recalibration_images=64)
+
+
+def settings(tmp_path, space, **overrides):
+    values = dict(space=str(space), proxy=TINY_PROXY, trials=3, seed=0, storage=f"sqlite:///{tmp_path}/s.db",
+                  study="t", sampler="random", evaluator="supernet", supernet=TINY_SUPERNET, noise_seeds=2)
+    return SearchSettings(**(values | overrides))
+
+
+def test_the_supernets_live_beside_a_file_storage_and_in_the_cache_for_a_server(tmp_path):
+    assert supernet_folder(StorageURL(f"sqlite:///{tmp_path}/s.db")) == tmp_path / "s.db.supernets"
+    assert supernet_folder(StorageURL(f"journal:{tmp_path}/j.log")) == tmp_path / "j.log.supernets"
+    assert supernet_folder(StorageURL("postgresql://u:p@h/db"), str(tmp_path)) == tmp_path / "supernets"
+
+
+def test_a_supernet_checkpoint_is_named_by_what_it_was_trained_for(tmp_path, tiny_space):
+    space = load_space(str(tiny_space))
+    one = supernet_path(tmp_path, space, "digits", 0.35, TINY_SUPERNET)
+    assert one == supernet_path(tmp_path, space, "digits", 0.35, TINY_SUPERNET)
+    assert one != supernet_path(tmp_path, space, "digits", 1.0, TINY_SUPERNET)
+    assert one != supernet_path(tmp_path, space, "other", 0.35, TINY_SUPERNET)
+    longer = SupernetSettings(epochs=3, batch_size=32, train_subset=96, recalibration_images=64)
+    assert one != supernet_path(tmp_path, space, "digits", 0.35, longer)
+
+
+@pytest.mark.slow
+def test_a_search_trains_its_supernets_once_and_scores_every_trial_with_them(tmp_path, tiny_space):
+    heard, estimates = [], []
+    first = run_search(settings(tmp_path, tiny_space), on_supernet=heard.append, on_estimate=estimates.append)
+    space = first.space
+    assert sorted({(e.width, e.epoch) for e in heard}) == [(w, e) for w in sorted(space.widths) for e in (1, 2)]
+    text = study_estimate_text(estimates[0])
+    assert "supernet training 4 epochs" in text and "scored with the supernet's weights" in text
+    records = [t.record for t in first.results().trials]
+    assert len(records) == 3 and all(0 <= r.accuracy <= 1 for r in records if r.evaluated)
+    folder = tmp_path / "s.db.supernets"
+    for width in space.widths:
+        assert trained_epochs(supernet_path(folder, space, "digits", width, settings(tmp_path, tiny_space).supernet_run)) == 2
+    again = []
+    more = run_search(settings(tmp_path, tiny_space, trials=5), on_supernet=again.append)
+    assert again == [] and more.trials_run == 2  # resumed: the supernets are read back, not trained again
+    other = run_search(settings(tmp_path, tiny_space, study="other"), on_supernet=again.append)
+    assert again == [] and other.trials_run == 3  # another study of the same space and data reuses them
+
+
+@pytest.mark.slow
+def test_an_interrupted_supernet_training_continues_where_it_stopped(tmp_path, tiny_space):
+    def stop_after_first_epoch(epoch):
+        raise KeyboardInterrupt  # after epoch 1's checkpoint: where Ctrl-C or a kill leaves it
+
+    with pytest.raises(KeyboardInterrupt):
+        run_search(settings(tmp_path, tiny_space), on_supernet=stop_after_first_epoch)
+    heard = []
+    run_search(settings(tmp_path, tiny_space), on_supernet=heard.append)
+    first_width = min(load_space(str(tiny_space)).widths)
+    trained = [(e.width, e.epoch) for e in heard]
+    assert (first_width, 1) not in trained and (first_width, 2) in trained
+
+
+@pytest.mark.slow
+def test_a_proxy_study_cannot_be_resumed_with_the_supernet(tmp_path, tiny_space):
+    run_search(settings(tmp_path, tiny_space, evaluator="proxy", trials=1, noise_seeds=0))
+    with pytest.raises(ValueError, match=r"created with other settings \(evaluator, supernet\)"):
+        run_search(settings(tmp_path, tiny_space, trials=2, noise_seeds=0))
+
+
+def test_the_supernet_trains_at_the_proxys_resolution():
+    searched = SearchSettings(evaluator="supernet", proxy=ProxySettings(resolution=32, threads=1))
+    assert searched.supernet_run.resolution == 32 and searched.supernet_run.threads == 1
+    with pytest.raises(ValueError, match="study supernet: resolution is the proxy's"):
+        SearchSettings.from_dict({"evaluator": "supernet", "supernet": {"resolution": 64}})
+    with pytest.raises(ValueError, match="evaluator: unknown evaluator 'oracle'; valid: proxy, supernet"):
+        SearchSettings(evaluator="oracle")
+
+
+HEARD = "ULSAM_NAS_TEST_SUPERNET_LOG"
+
+
+def _log_epoch(epoch):  # module level: it runs in the worker processes
+    import os
+    with open(os.environ[HEARD], "a") as log:
+        log.write(f"{os.getpid()} {epoch.width} {epoch.epoch}\n")
+
+
+@pytest.mark.slow
+def test_two_workers_share_the_supernets_each_epoch_trained_once(tmp_path, tiny_space, monkeypatch):
+    from ulsam_nas.search.workers import run_workers
+
+    log = tmp_path / "heard.log"
+    monkeypatch.setenv(HEARD, str(log))
+    outcome = run_workers(settings(tmp_path, tiny_space, storage=f"journal:{tmp_path}/j.log", trials=4), 2,
+                          on_supernet=_log_epoch)
+    assert outcome.trials_run == 4
+    trained = [tuple(line.split()[1:]) for line in log.read_text().splitlines()]
+    assert sorted(trained) == sorted(set(trained)) and len(trained) == 2 * len(outcome.space.widths)
