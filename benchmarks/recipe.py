@@ -84,41 +84,45 @@ def train_run(store: RunStore, run: str, data: str, epochs: int) -> None:
     print(f"stored {run}: {history[-1]['top1']:.1%}", flush=True)
 
 
+COMPARED = (("after", "before"), ("after", "zero-init"))  # today's against the old recipe and against the first fix
+
+
 def report(data: dict) -> str:
+    """The table: each network's final top-1 per recipe, today's against the others with their uncertainty."""
     runs = data["runs"]
-    lines = [f"Recipe before and after on {data.get('dataset')}, {data.get('epochs')} epochs at {RESOLUTION} px; "
-             f"{data.get('machine')}",
-             "| network | kind | before: top-1 (seeds) | after: top-1 (seeds) | after - before | beyond noise? | "
-             "final training loss before / after |", "| --- | --- | --- | --- | --- | --- | --- |"]
-    spreads = []
-    rows = []
+    recipes = [recipe for recipe in RECIPES if any(key.startswith(f"{recipe}|") for key in runs)]
+    compared = [(a, b) for a, b in COMPARED if a in recipes and b in recipes]
+    lines = [f"Recipes on {data.get('dataset')}, {data.get('epochs')} epochs at {RESOLUTION} px; {data.get('machine')}",
+             "| network | kind | " + " | ".join(f"{r}: top-1 (seeds)" for r in recipes) + " | "
+             + " | ".join(f"{a} - {b}" for a, b in compared) + " | final training loss "
+             + " / ".join(recipes) + " |",
+             "|" + " --- |" * (3 + len(recipes) + len(compared))]
     validation = data.get("validation_images", VALIDATION_IMAGES)
+    rows = []
     for name, (kind, _) in NETWORKS.items():
-        finals = {recipe: [runs[k]["top1"][-1] for k in runs if k.startswith(f"{recipe}|{name}|")] for recipe in
-                  ("before", "after")}
-        losses = {recipe: [runs[k]["train_loss"][-1] for k in runs if k.startswith(f"{recipe}|{name}|")] for recipe in
-                  ("before", "after")}
-        spreads += [statistics.stdev(values) for values in finals.values() if len(values) >= 2]
-        rows.append((name, kind, finals, losses))
-    sd = math.sqrt(statistics.mean(s * s for s in spreads)) if spreads else math.nan  # pooled seed sd
-    for name, kind, finals, losses in rows:
-        if not finals["before"] or not finals["after"]:
-            lines.append(f"| {name} | {kind} | {_cell(finals['before'])} | {_cell(finals['after'])} | | | |")
-            continue
-        difference = statistics.mean(finals["after"]) - statistics.mean(finals["before"])
-        # each final top-1 carries the binomial error of the validation images; the seed spread where measured
+        of = {r: [runs[k] for k in runs if k.startswith(f"{r}|{name}|")] for r in recipes}
+        rows.append((name, kind, {r: [run["top1"][-1] for run in v] for r, v in of.items()},
+                     {r: [run["train_loss"][-1] for run in v] for r, v in of.items()}))
+    spreads = [statistics.stdev(v) for _, _, finals, _ in rows for v in finals.values() if len(v) >= 2]
+    sd = math.sqrt(statistics.mean(x * x for x in spreads)) if spreads else math.nan  # pooled seed sd
+
+    def difference(finals: dict, a: str, b: str) -> str:
+        if not finals[a] or not finals[b]:
+            return ""
+        gap = statistics.mean(finals[a]) - statistics.mean(finals[b])
+        # each final top-1 carries the binomial error of the validation images and the pooled seed spread
         sigmas = [math.sqrt((binomial_sd(statistics.mean(finals[r]), validation) ** 2
-                             + (0.0 if math.isnan(sd) else sd * sd)) / len(finals[r])) for r in ("before", "after")]
-        margin = difference_margin(*sigmas)
-        verdict = "yes" if abs(difference) > margin else "no (within noise)"
-        if math.isnan(sd):
-            verdict += " (binomial error only: seed noise not yet measured)"
-        lines.append(f"| {name} | {kind} | {_cell(finals['before'])} | {_cell(finals['after'])} | "
-                     f"{difference * 100:+.1f} ± {math.hypot(*sigmas) * 100:.1f} | {verdict} | "
-                     f"{statistics.mean(losses['before']):.2f} / {statistics.mean(losses['after']):.2f} |")
-    lines.append(f"pooled seed-to-seed sd {'not measured (one seed per network)' if math.isnan(sd) else f'{sd:.1%}'}; "
-                 f"binomial error of {validation} validation images included; a difference counts beyond "
-                 f"2 x its uncertainty (noise.MARGIN_SIGMAS)")
+                             + (0.0 if math.isnan(sd) else sd * sd)) / len(finals[r])) for r in (a, b)]
+        verdict = "beyond noise" if abs(gap) > difference_margin(*sigmas) else "within noise"
+        return f"{gap * 100:+.1f} ± {math.hypot(*sigmas) * 100:.1f} ({verdict})"
+
+    for name, kind, finals, losses in rows:
+        loss = " / ".join(f"{statistics.mean(losses[r]):.2f}" if losses[r] else "-" for r in recipes)
+        lines.append(f"| {name} | {kind} | " + " | ".join(_cell(finals[r]) for r in recipes) + " | "
+                     + " | ".join(difference(finals, a, b) for a, b in compared) + f" | {loss} |")
+    lines.append(f"pooled seed-to-seed sd {'not measured (one seed per network)' if math.isnan(sd) else f'{sd:.1%}'} "
+                 f"(from {len(spreads)} network-recipe pairs with 2+ seeds); binomial error of {validation} validation "
+                 f"images included; a difference counts beyond 2 x its uncertainty (noise.MARGIN_SIGMAS)")
     return "\n".join(lines)
 
 
@@ -132,7 +136,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--recipes", default="before,after", help="which to train: before, after or both")
+    parser.add_argument("--recipes", default="before,after",
+                        help=f"which to train, comma-separated: {', '.join(RECIPES)}")
     parser.add_argument("--results", type=Path, default=Path("benchmarks/recipe.json"))
     parser.add_argument("--only", default="", help="train only the runs whose name contains this text")
     parser.add_argument("--report", action="store_true")

@@ -35,7 +35,7 @@ from ulsam_nas.training import ProxySettings
 from ulsam_nas.search import SearchSettings, run_search
 space, storage, study, trials, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 outcome = run_search(SearchSettings(space=space, storage=storage, study=study, trials=trials, sampler="random",
-                     seed=int(sys.argv[6]), heartbeat_seconds=1,
+                     seed=int(sys.argv[6]), heartbeat_seconds=1, noise_seeds=int(sys.argv[7]),
                      proxy=ProxySettings(epochs=epochs, resolution=16, train_subset=128, batch_size=32, threads=1)))
 sys.exit(130 if outcome.interrupted else 0)
 """
@@ -60,9 +60,10 @@ def space(tmp_path):
     return str(path)
 
 
-def start_worker(space, storage, study, trials, epochs=1, seed=0):
+def start_worker(space, storage, study, trials, epochs=1, seed=0, noise_seeds=3):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.Popen([sys.executable, "-c", WORKER, space, storage, study, str(trials), str(epochs), str(seed)],
+    return subprocess.Popen([sys.executable, "-c", WORKER, space, storage, study, str(trials), str(epochs), str(seed),
+                             str(noise_seeds)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -118,11 +119,12 @@ def wait_for_training(storage, study, process, timeout=120):
 
 def kill_mid_training_then_rerun(space, storage, study, trials):
     """SIGKILL a worker in the middle of a trial's training, then let another worker finish the study."""
-    victim = start_worker(space, storage, study, trials, epochs=15)  # long enough to be killed inside a trial
+    # 15 epochs: long enough to be killed inside a trial; no noise runs (three more such trainings first)
+    victim = start_worker(space, storage, study, trials, epochs=15, noise_seeds=0)
     training = wait_for_training(storage, study, victim)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    rerun = start_worker(space, storage, study, trials, epochs=15)
+    rerun = start_worker(space, storage, study, trials, epochs=15, noise_seeds=0)
     _, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err[-1500:]
     loaded = check_complete(storage, study, trials)
@@ -286,7 +288,7 @@ def test_workers_refuse_a_shared_sqlite_file(tmp_path, space):
 def test_ctrl_c_marks_the_trial_says_how_to_resume_and_the_rerun_completes(tmp_path, space):
     storage = f"sqlite:///{tmp_path}/c.db"
     command = [sys.executable, "-m", "ulsam_nas", "search", "--space", space, "--storage", storage, "--study", "c",
-               "--trials", "3", "--proxy-resolution", "16", "--proxy-subset", "128", "--sampler", "random", "--quiet",
+               "--trials", "2", "--proxy-resolution", "16", "--proxy-subset", "128", "--sampler", "random", "--quiet",
                "--refine", "0", "--noise-seeds", "0"]
     # 20 epochs: long enough a trial that the interrupt lands inside it. No noise runs: with them the vanilla
     # baseline (trial 0) replays a run made before the first trial and finishes at once.
@@ -305,7 +307,7 @@ def test_ctrl_c_marks_the_trial_says_how_to_resume_and_the_rerun_completes(tmp_p
     rerun = subprocess.run([*command, "--proxy-epochs", "20"], capture_output=True, text=True, timeout=300,
                            env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert rerun.returncode == 0, rerun.stderr[-1500:]
-    check_complete(storage, "c", 3)
+    check_complete(storage, "c", 2)
 
 
 @pytest.mark.slow
