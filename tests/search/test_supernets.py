@@ -2,6 +2,7 @@
 resume and by other studies, continued after an interrupt, refused for a study made with the proxy."""
 
 import pytest
+import yaml
 
 from ulsam_nas.present.estimates import study_estimate_text
 from ulsam_nas.search import SearchSettings, run_search
@@ -107,3 +108,37 @@ def test_two_workers_share_the_supernets_each_epoch_trained_once(tmp_path, tiny_
     assert outcome.trials_run == 4
     trained = [tuple(line.split()[1:]) for line in log.read_text().splitlines()]
     assert sorted(trained) == sorted(set(trained)) and len(trained) == 2 * len(outcome.space.widths)
+
+
+@pytest.mark.slow
+def test_a_search_killed_during_supernet_training_resumes_without_training_again_what_finished(tmp_path, tiny_space):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    narrow = tmp_path / "narrow.yaml"  # one width: one supernet
+    narrow.write_text(tiny_space.read_text().replace("widths: [0.35, 1.0]", "widths: [0.35]"))
+    study = tmp_path / "study.yaml"
+    study.write_text(yaml.safe_dump(
+        {"space": str(narrow), "storage": f"sqlite:///{tmp_path}/s.db", "study": "k", "trials": 2,
+         "sampler": "random", "refine": 0, "noise_seeds": 0, "evaluator": "supernet",
+         "proxy": {"epochs": 1, "resolution": 16, "train_subset": 96, "batch_size": 32, "threads": 1},
+         "supernet": {"epochs": 20, "batch_size": 32, "train_subset": 96, "recalibration_images": 64}}))
+    command = [sys.executable, "-m", "ulsam_nas", "search", "--config", str(study), "--quiet"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    victim = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    for line in victim.stderr:  # "supernet w0.35 epoch 1/20: ..."
+        if line.startswith("supernet w"):
+            break
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    (checkpoint,) = (tmp_path / "s.db.supernets").glob("*-w0.35-*.pt")
+    stored = trained_epochs(checkpoint)  # the last finished epoch's (the kill may land a little later than heard)
+    assert 1 <= stored < 20
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert rerun.returncode == 0, rerun.stderr[-1500:]
+    trained = [int(line.split()[3].split("/")[0]) for line in rerun.stderr.splitlines()
+               if line.startswith("supernet w0.35 epoch")]
+    assert trained == list(range(stored + 1, 21))  # only what was left, then the trials
+    assert trained_epochs(checkpoint) == 20
