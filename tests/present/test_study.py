@@ -62,3 +62,14 @@ def test_a_skipped_baseline_says_why_and_names_the_ulsam_slots_the_search_leaves
                             SkippedBaseline("vanilla", over_budget=("flops 300M > 200M",))], "mobilenet_v2")
     assert "ULSAM after block 15" in lines[0] and "leaves out" in lines[0]
     assert "outside the searched space mobilenet_v2" in lines[1] and "over budget (flops 300M > 200M)" in lines[2]
+
+
+def test_a_supernet_study_says_its_scores_and_noise_are_the_supernets():
+    flops = RankAgreement("FLOPs alone", 0.5, 0.1, 0.8, 6)
+    weak = agreement_lines([RankAgreement("supernet score", 0.2, -0.3, 0.6, 6), flops])
+    assert "supernet score: Kendall tau +0.20" in weak[1] and "--supernet-epochs" in weak[-1]
+    assert "--proxy-epochs" in agreement_lines([RankAgreement("proxy accuracy", 0.2, -0.3, 0.6, 6), flops])[-1]
+    noise = NoiseEstimate(500, (0.80, 0.81, 0.80), (0, 1, 2), "v2 w1")
+    line = noise_line(noise, "supernet")
+    assert "scored by the supernet with BatchNorm re-estimated" in line and "lower bound" in line
+    assert "proxy-trained with seeds 0, 1, 2" in noise_line(noise)

@@ -21,6 +21,8 @@ __all__ = ["agreement_lines", "baseline_notes", "comparison_lines", "front_text"
 
 FLOPS_WARNING = ("warning: the proxy ranked these networks no better than counting FLOPs; train the proxy longer "
                  "(--proxy-epochs) or at a larger --proxy-resolution before trusting its front")
+SUPERNET_FLOPS_WARNING = ("warning: the supernet's scores ranked these networks no better than counting FLOPs; train "
+                          "it longer (--supernet-epochs) or use --evaluator proxy before trusting its front")
 
 
 def noise_line(noise: NoiseEstimate, evaluator: str = "proxy") -> str:
@@ -71,7 +73,7 @@ def agreement_lines(agreement: Sequence[RankAgreement], what: str = "the refined
     lines = [f"  rank agreement with {what} (n = {agreement[0].count}):"]
     lines += [f"    {agreement_line(item)}" for item in agreement]
     if not agreement[0].beats(agreement[1]):
-        lines.append(FLOPS_WARNING)
+        lines.append(SUPERNET_FLOPS_WARNING if agreement[0].predictor == "supernet score" else FLOPS_WARNING)
     return lines
 
 
