@@ -10,8 +10,10 @@ from tests.estimates import fixed, study
 from ulsam_nas.cli import app
 from ulsam_nas.search import SearchSettings, run_search
 from ulsam_nas.search import plan as plan_module
+from ulsam_nas.search.estimate import StudyEstimate
 from ulsam_nas.search.plan import minimum_trials, plan_search, plan_trials
 from ulsam_nas.search.study import StudyProgress
+from ulsam_nas.training.timing import TrainingTime
 from ulsam_nas.space import load_space
 from ulsam_nas.training import ProxyResult, ProxySettings
 
@@ -158,3 +160,18 @@ def test_search_reports_the_estimate_and_a_budget_chooses_the_trials(tmp_path, t
     assert estimate.remaining == int(left // 40) < int(1200 // 40)
     assert outcome.settings.trials == outcome.trials_run == estimate.remaining
     assert outcome.settings.timeout == pytest.approx(left)
+
+
+def test_a_supernet_study_that_does_not_fit_says_how_many_supernet_epochs_would():
+    timed = TrainingTime("v2 w1", step_seconds=0.5, steps_per_epoch=100, epochs=1, eval_seconds=4.0, other_seconds=1.0,
+                         resolution=48, batch_size=64, train_images=6400, val_images=1000)
+    scoring = dataclasses.replace(timed, step_seconds=0.0, steps_per_epoch=0)
+    epoch = dataclasses.replace(timed, eval_seconds=0.0, other_seconds=0.0)  # 50 s per supernet epoch
+    study = StudyEstimate(scoring, remaining=100, supernet_epoch=epoch, supernet_epochs=36)  # 30 min of supernet
+    assert study.supernet_seconds == 1800 and study.extra_seconds == 1800
+    assert plan_trials(study, budget=1800 + 50 * 5, done=0, target=100, minimum=10) == 50  # 5 s a trial
+    with pytest.raises(ValueError) as error:
+        plan_trials(study, budget=600, done=0, target=100, minimum=10)
+    message = str(error.value)
+    assert "supernet training 36 epochs" in message and "at most 11 supernet epochs fit" in message
+    assert "--proxy" not in message and "\n" not in message
