@@ -127,6 +127,12 @@ def predictors(runs: dict, rung: str, names: list[str], seeds: list[int], refere
     return scores
 
 
+def depth_bias(drops: np.ndarray, predicted: np.ndarray, truth: np.ndarray) -> str:
+    """The slope of predicted minus true accuracy over blocks dropped, in points per block, with its SE."""
+    slope, error = _slope(drops, (predicted - truth) * 100)
+    return f"{slope:+.2f} +- {error:.2f}" + (" (significant)" if abs(slope) > 2 * error else "")
+
+
 def _slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Least-squares slope of y on x and its standard error."""
     design = np.column_stack([np.ones_like(x), x])
@@ -176,10 +182,7 @@ def report(store: dict, reference_store: dict) -> str:
             mean = scores.mean(axis=0)
             (agreement,) = rank_agreement(ref, {label: mean})
             single = statistics.mean(kendall_tau(row, ref) for row in scores)
-            bias = "-"
-            if label != "training-loss sum":
-                slope, error = _slope(drops, (mean - ref) * 100)
-                bias = f"{slope:+.2f} +- {error:.2f}" + (" (significant)" if abs(slope) > 2 * error else "")
+            bias = "-" if label == "training-loss sum" else depth_bias(drops, mean, ref)
             lines.append(f"| {rung}: {step.describe()}, {label} | 1/{ref_images / (step.images * step.epochs):.0f} | "
                          f"{seconds:.0f} | {len(complete)} | {agreement.tau:+.2f} ({agreement.low:+.2f} to "
                          f"{agreement.high:+.2f}) | {single:+.2f} | {spearman_rho(mean, ref):+.2f} | "

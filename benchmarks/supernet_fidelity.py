@@ -1,0 +1,150 @@
+"""Supernet fidelity: do a supernet's inherited-weight scores rank networks like long stand-alone training?
+
+    python -m benchmarks.supernet_fidelity --data /tmp/cifar5-dev [--epochs 20] [--seeds 3] [--workers 2]
+        [--results benchmarks/supernet/cifar5-dev.json] [--reference benchmarks/reference/cifar5-dev.json] [--report]
+
+One supernet per width of the bundled MobileNet-V2 space (``ulsam_nas/supernet.py``: Once-for-All's elastic
+depth, one ULSAM per slot and subspace count, a uniformly drawn child per step) is trained with the shared recipe
+at the reference's 32 px on all of cifar5-dev's training images, one single-threaded process per width
+(``--workers`` side by side, resumable by epoch, each width stored the moment it is done). Every network of the
+reference (``benchmarks/reference.py``, all in the space) is then scored as the search scores a candidate
+(``training.supernet.SupernetEvaluator``: BatchNorm re-estimated on 2,000 training images, top-1 on validation),
+with ``--seeds`` draws of those images. The report gives, against the reference's final top-1: Kendall tau with
+its bootstrap interval, tau of a single draw, Spearman rho, top-3 recall (of the reference's best three, how many
+are among the supernet's best five), depth bias, FLOPs-only and params-only beside it, and the cost: supernet
+training plus scoring N children against training every one of them stand-alone at the reference's length
+(N = 60 and 300).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ulsam_nas.costs import measure_costs
+from ulsam_nas.data import load_dataset
+from ulsam_nas.ranks import kendall_tau, rank_agreement, spearman_rho, top_recall
+from ulsam_nas.space import load_space
+from ulsam_nas.training.settings import SupernetSettings
+from ulsam_nas.training.supernet import SupernetEvaluator, train_supernet
+
+from . import reference
+from .proxy_fidelity import depth_bias
+from .runstore import RunStore, spawn_workers
+
+RESULTS = Path("benchmarks/supernet/cifar5-dev.json")
+SPACE = "mobilenet_v2"
+CANDIDATES = (60, 300)  # children scored by a search, for the cost comparison
+
+
+def networks_of(width: float) -> dict:
+    return {name: config for name, config in reference.NETWORKS.items() if config.width == width}
+
+
+def train_width(store: RunStore, run: str, data_path: str, settings: SupernetSettings, seeds: int) -> None:
+    """Train (or continue) the supernet of one width, score the reference's networks of that width, store it."""
+    width = float(run.lstrip("w"))
+    space = load_space(SPACE)
+    data = load_dataset(f"imagefolder:{data_path}", settings.resolution)
+    folder = store.folder(run)
+    folder.mkdir(parents=True, exist_ok=True)
+    seconds_log = folder / "epoch_seconds.json"  # survives a resume: the training's whole cost
+    seconds = json.loads(seconds_log.read_text()) if seconds_log.exists() else {}
+
+    def heard(epoch: int, loss: float, epoch_seconds: float) -> None:
+        seconds[str(epoch)] = epoch_seconds
+        seconds_log.write_text(json.dumps(seconds))
+        print(f"  supernet {run} epoch {epoch}/{settings.epochs}: loss {loss:.3f}, {epoch_seconds:.0f}s", flush=True)
+
+    supernet = train_supernet(space, width, data, settings, folder / "supernet.pt", on_epoch=heard)
+    evaluator = SupernetEvaluator({width: supernet}, data, settings)
+    scores, score_seconds = {}, []
+    for name, config in networks_of(width).items():
+        child = dataclasses.replace(config, num_classes=data.num_classes)
+        results = [evaluator(child, seed=seed) for seed in range(seeds)]
+        scores[name] = [r.accuracy for r in results]
+        score_seconds += [r.seconds for r in results]
+        print(f"  {name}: {statistics.mean(scores[name]):.1%}", flush=True)
+    store.store(run, {"width": width, "scores": scores, "train_seconds": sum(seconds.values()),
+                      "score_seconds": statistics.mean(score_seconds)},
+                settings=settings.defining(), dataset=f"cifar5-dev ({data_path})",
+                machine=f"{platform.processor() or platform.machine()}, 1 thread per run, torch {torch.__version__}")
+
+
+def report(store: dict, truth_store: dict) -> str:
+    runs, truth = store.get("runs", {}), truth_store.get("runs", {})
+    scored = {name: values for run in runs.values() for name, values in run["scores"].items()}
+    names = [n for n in reference.NETWORKS if reference.key(n, 0) in truth and n in scored]
+    if len(names) < 3:
+        return (f"Supernet fidelity: {len(names)} networks both scored and in the reference; nothing to compare yet "
+                f"(3 or more needed; {len(scored)} scored, {len(truth)} reference runs stored).")
+    ref = np.array([truth[reference.key(n, 0)]["top1"][-1] for n in names])
+    draws = np.array([scored[n] for n in names]).T  # (draws x networks)
+    mean = draws.mean(axis=0)
+    drops = np.array([len(reference.NETWORKS[n].drop) for n in names], dtype=float)
+    (agreement,) = rank_agreement(ref, {"supernet": mean})
+    single = statistics.mean(kendall_tau(row, ref) for row in draws)
+    train_seconds = sum(run["train_seconds"] for run in runs.values())
+    score_seconds = statistics.mean(run["score_seconds"] for run in runs.values())
+    standalone = statistics.mean(sum(truth[reference.key(n, 0)]["epoch_seconds"]) for n in names)
+    settings = store.get("settings", {})
+    lines = [f"Supernet fidelity against the reference ({len(names)} networks; supernets of widths "
+             f"{', '.join(str(r['width']) for r in runs.values())}, {settings.get('epochs')} epochs at "
+             f"{settings.get('resolution')} px; {store.get('machine')})",
+             "| predictor | Kendall tau (95% interval) | tau of one draw | Spearman rho | top-3 recall (of 3, in the best 5) "
+             "| depth bias (points per dropped block, +-SE) |", "| --- | --- | --- | --- | --- | --- |",
+             f"| supernet score | {agreement.tau:+.2f} ({agreement.low:+.2f} to {agreement.high:+.2f}) | {single:+.2f} | "
+             f"{spearman_rho(mean, ref):+.2f} | {top_recall(mean, ref)} | {depth_bias(drops, mean, ref)} |"]
+    for label, values in (("FLOPs alone", [measure_costs(reference.NETWORKS[n], 224).flops for n in names]),
+                          ("params alone", [measure_costs(reference.NETWORKS[n], 224).params for n in names])):
+        (other,) = rank_agreement(ref, {label: values})
+        lines.append(f"| {label} | {other.tau:+.2f} ({other.low:+.2f} to {other.high:+.2f}) | - | "
+                     f"{spearman_rho(values, ref):+.2f} | {top_recall(values, ref)} | - |")
+    for count in CANDIDATES:
+        total = train_seconds + count * score_seconds
+        lines.append(f"cost for {count} children: supernets {train_seconds / 3600:.2f} h + {count} x {score_seconds:.1f} s "
+                     f"scoring = {total / 3600:.2f} h, against {count} x {standalone / 60:.0f} min stand-alone = "
+                     f"{count * standalone / 3600:.0f} h: 1/{count * standalone / total:.0f} of it")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="an image folder with train/ and test/ (or val/) class folders")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=3, help="draws of the BatchNorm re-estimation images")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--reference", type=Path, default=reference.RESULTS)
+    parser.add_argument("--report", action="store_true", help="print the table from stored runs, train nothing")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    store = RunStore(args.results, Path("benchmarks/reference/runs/supernet"))
+    settings = SupernetSettings(epochs=args.epochs, resolution=reference.RESOLUTION, threads=1)
+    runs = [f"w{width}" for width in sorted({c.width for c in reference.NETWORKS.values()}, reverse=True)]
+    if not args.report:
+        if not args.data:
+            parser.error("--data is needed to train")
+        if args.worker or args.workers == 1:
+            torch.set_num_threads(1)
+            started = time.perf_counter()
+            store.work(runs, lambda run: train_width(store, run, args.data, settings, args.seeds))
+            print(f"done in {time.perf_counter() - started:.0f}s", flush=True)
+        else:
+            spawn_workers("benchmarks.supernet_fidelity", ["--data", args.data, "--epochs", str(args.epochs), "--seeds",
+                                                           str(args.seeds), "--results", str(args.results)], args.workers)
+    if not args.worker:
+        truth = json.loads(args.reference.read_text()) if args.reference.exists() else {}
+        print(report(store.load(), truth))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""The supernet fidelity report on stored scores (numbers made up; nothing trained)."""
+
+from benchmarks import reference
+from benchmarks.supernet_fidelity import networks_of, report
+
+
+def test_the_report_ranks_the_supernet_against_the_reference_with_its_cost():
+    names = list(reference.NETWORKS)[:5]
+    truth = {"runs": {reference.key(n, 0): {"top1": [0.5, 0.6 + 0.02 * i], "epoch_seconds": [600.0, 600.0]}
+                      for i, n in enumerate(names)}}
+    scores = {n: [0.3 + 0.01 * i, 0.31 + 0.01 * i] for i, n in enumerate(names)}  # the reference's order exactly
+    store = {"runs": {"w1.0": {"width": 1.0, "scores": scores, "train_seconds": 7200.0, "score_seconds": 6.0}},
+             "settings": {"epochs": 20, "resolution": 32}, "machine": "m"}
+    table = report(store, truth)
+    assert "| supernet score | +1.00" in table and "| 3 |" in table  # tau 1, all three best among the best five
+    # 60 children: 2 h + 6 min against 60 x 20 min = 20 h
+    assert "cost for 60 children: supernets 2.00 h + 60 x 6.0 s scoring = 2.10 h, against 60 x 20 min stand-alone = 20 h: 1/10 of it" in table
+    assert "nothing to compare yet" in report({"runs": {}}, truth)
+
+
+def test_each_width_scores_the_reference_networks_of_that_width():
+    assert set(networks_of(0.5)) == {n for n, c in reference.NETWORKS.items() if c.width == 0.5}
+    assert sum(len(networks_of(w)) for w in (0.5, 0.75, 1.0)) == len(reference.NETWORKS)
