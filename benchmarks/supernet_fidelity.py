@@ -1,7 +1,8 @@
 """Supernet fidelity: do a supernet's inherited-weight scores rank networks like long stand-alone training?
 
-    python -m benchmarks.supernet_fidelity --data /tmp/cifar5-dev [--epochs 20] [--seeds 3] [--workers 2]
-        [--results benchmarks/supernet/cifar5-dev.json] [--reference benchmarks/reference/cifar5-dev.json] [--report]
+    python -m benchmarks.supernet_fidelity --data /tmp/cifar5-dev [--epochs 20] [--sampling uniform|sandwich]
+        [--seeds 3] [--workers 2] [--results benchmarks/supernet/cifar5-dev-SAMPLING.json]
+        [--reference benchmarks/reference/cifar5-dev.json] [--report]
 
 One supernet per width of the bundled MobileNet-V2 space (``ulsam_nas/supernet.py``: Once-for-All's elastic
 depth, one ULSAM per slot and subspace count, a uniformly drawn child per step) is trained with the shared recipe
@@ -13,7 +14,8 @@ with ``--seeds`` draws of those images. The report gives, against the reference'
 its bootstrap interval, tau of a single draw, Spearman rho, top-3 recall (of the reference's best three, how many
 are among the supernet's best five), depth bias, FLOPs-only and params-only beside it, and the cost: supernet
 training plus scoring N children against training every one of them stand-alone at the reference's length
-(N = 60 and 300).
+(N = 60 and 300). ``--sampling sandwich`` trains four children per step (the largest, the smallest, two drawn)
+instead of one: compare the two files' tables at their costs.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from . import reference
 from .proxy_fidelity import depth_bias
 from .runstore import RunStore, spawn_workers
 
-RESULTS = Path("benchmarks/supernet/cifar5-dev.json")
+RESULTS = "benchmarks/supernet/cifar5-dev-{sampling}.json"
 SPACE = "mobilenet_v2"
 CANDIDATES = (60, 300)  # children scored by a search, for the cost comparison
 
@@ -120,15 +122,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="an image folder with train/ and test/ (or val/) class folders")
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--sampling", default="uniform", choices=("uniform", "sandwich"))
     parser.add_argument("--seeds", type=int, default=3, help="draws of the BatchNorm re-estimation images")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--reference", type=Path, default=reference.RESULTS)
     parser.add_argument("--report", action="store_true", help="print the table from stored runs, train nothing")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    store = RunStore(args.results, Path("benchmarks/reference/runs/supernet"))
-    settings = SupernetSettings(epochs=args.epochs, resolution=reference.RESOLUTION, threads=1)
+    results = args.results or Path(RESULTS.format(sampling=args.sampling))
+    store = RunStore(results, Path(f"benchmarks/reference/runs/supernet-{args.sampling}"))
+    settings = SupernetSettings(epochs=args.epochs, resolution=reference.RESOLUTION, threads=1, sampling=args.sampling)
     runs = [f"w{width}" for width in sorted({c.width for c in reference.NETWORKS.values()}, reverse=True)]
     if not args.report:
         if not args.data:
@@ -140,7 +144,8 @@ def main() -> None:
             print(f"done in {time.perf_counter() - started:.0f}s", flush=True)
         else:
             spawn_workers("benchmarks.supernet_fidelity", ["--data", args.data, "--epochs", str(args.epochs), "--seeds",
-                                                           str(args.seeds), "--results", str(args.results)], args.workers)
+                                                           str(args.seeds), "--sampling", args.sampling, "--results",
+                                                           str(results)], args.workers)
     if not args.worker:
         truth = json.loads(args.reference.read_text()) if args.reference.exists() else {}
         print(report(store.load(), truth))

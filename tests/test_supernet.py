@@ -28,12 +28,12 @@ def supernet():
 
 def children(count: int, seed: int = 1):
     rng = random.Random(seed)
-    return [SPACE.sample(rng, 3, width=0.5) for _ in range(count)] + [SPACE.largest(3, 0.5), SPACE.cheapest(3)]
+    return [SPACE.sample(rng, 3, width=0.5) for _ in range(count)] + [SPACE.largest(3, 0.5), SPACE.cheapest(3, 0.5)]
 
 
 @pytest.mark.parametrize("index", range(6))
 def test_a_child_is_the_stand_alone_network_with_the_supernets_weights(supernet, index):
-    config = children(4)[index] if index < 5 else SPACE.largest(3, 0.5)
+    config = children(4)[index]
     child = supernet.child(config)
     alone = build_model(config)
     assert [(k, v.shape) for k, v in child.state_dict().items()] == [(k, v.shape) for k, v in alone.state_dict().items()]
@@ -69,6 +69,18 @@ def test_sampling_each_step_draws_children_reproducibly():
         return [net._sampler() for _ in range(5)]  # the draws forward() makes, one per step
     assert drawn(0) == drawn(0) and drawn(0) != drawn(1)
     assert len({c.to_json() for c in drawn(0)}) > 1
+
+
+def test_the_sandwich_rule_trains_the_largest_the_smallest_and_two_drawn_children_each_step():
+    net = Supernet(SPACE, 0.35, num_classes=3).train()
+    net.sample_each_step(0, "sandwich")
+    passes = [net._sampler() for _ in range(8)]  # two steps of four passes
+    largest, smallest = SPACE.largest(3, 0.35), SPACE.cheapest(3, 0.35)
+    assert passes[0] == passes[4] == largest and passes[1] == passes[5] == smallest
+    assert smallest.width == 0.35 and not smallest.ulsam and len(smallest.drop) == len(SPACE.drop)
+    assert len({c.to_json() for c in passes[2:4] + passes[6:8]}) > 1  # the others are drawn
+    with pytest.raises(ValueError, match="unknown rule 'greedy'"):
+        net.sample_each_step(0, "greedy")
 
 
 def test_batchnorm_recalibration_changes_only_batchnorm_statistics(supernet):

@@ -204,9 +204,9 @@ class SearchSpace:
                                        | {f"depth_{stage.first}": max(depths) for stage, depths in self.stages}
                                        | {f"ulsam_{b}": max(self.subspaces) for b in self.ulsam_after}, num_classes)
 
-    def cheapest(self, num_classes: int) -> ArchConfig:
-        """Narrowest width, every stage as shallow as the space allows, no ULSAM."""
-        return self.config_from_params({"width": min(self.widths)}
+    def cheapest(self, num_classes: int, width: float | None = None) -> ArchConfig:
+        """Every stage as shallow as the space allows, no ULSAM, at ``width`` (None: the narrowest)."""
+        return self.config_from_params({"width": min(self.widths) if width is None else width}
                                        | {f"depth_{stage.first}": min(depths) for stage, depths in self.stages}
                                        | {f"ulsam_{b}": 0 for b in self.ulsam_after}, num_classes)
 

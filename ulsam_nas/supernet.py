@@ -14,6 +14,7 @@ SPOS's authors call essential, before it is evaluated.
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Callable
 
@@ -23,6 +24,7 @@ from torch import nn
 from .builder import UlsamMobileNet, build_model, init_weights
 from .config import ArchConfig
 from .space import SearchSpace
+from .training.settings import SAMPLING_RULES, SANDWICH_PASSES
 from .ulsam import ULSAM
 
 __all__ = ["Supernet"]
@@ -63,10 +65,28 @@ class Supernet(nn.Module):
         self.active = self.check(config)
         self._sampler = None
 
-    def sample_each_step(self, seed: int) -> None:
-        """In training mode, run a new uniformly drawn child on every forward pass (reproducibly from ``seed``)."""
+    def sample_each_step(self, seed: int, rule: str = "uniform") -> None:
+        """In training mode, run a new child on every forward pass, reproducibly from ``seed``: uniformly drawn
+        (``uniform``, SPOS), or in turn the largest, the smallest and two drawn (``sandwich``, BigNAS; the loop
+        runs :data:`SANDWICH_PASSES` passes per step)."""
+        if rule not in SAMPLING_RULES:
+            raise ValueError(f"supernet sampling: unknown rule {rule!r}; valid: {', '.join(SAMPLING_RULES)}")
         rng = random.Random(seed)
-        self._sampler = lambda: self.space.sample(rng, self.num_classes, width=self.width)
+
+        def drawn() -> ArchConfig:
+            return self.space.sample(rng, self.num_classes, width=self.width)
+
+        if rule == "uniform":
+            self._sampler = drawn
+            return
+        ends = (self.space.largest(self.num_classes, self.width), self.space.cheapest(self.num_classes, self.width))
+        passes = itertools.count()
+
+        def sandwich() -> ArchConfig:
+            turn = next(passes) % SANDWICH_PASSES
+            return ends[turn] if turn < len(ends) else drawn()
+
+        self._sampler = sandwich
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         config = self._sampler() if self._sampler is not None and self.training else self.active

@@ -219,3 +219,16 @@ def test_the_gradient_norm_is_clipped_before_each_step_and_reported():
     assert moved < 1e-5  # two steps of at most lr x 1e-6 each, momentum included
     loose = run_epoch(copy.deepcopy(before), images, labels, lr=0.5, batch_size=8, max_grad_norm=1e9)
     assert loose.clipped_share == 0.0 and 0 < loose.grad_norm_max < 1e9
+
+
+def test_several_passes_per_step_step_once_on_their_mean_gradient():
+    images, labels = tiny_data(16)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(4, 3))  # no BatchNorm: two passes on one batch see the same network
+    twice = copy.deepcopy(model)
+    once_stats = run_epoch(model, images, labels, lr=0.1, batch_size=8)
+    twice_stats = run_epoch(twice, images, labels, lr=0.1, batch_size=8, passes=2)
+    for a, b in zip(model.parameters(), twice.parameters()):
+        torch.testing.assert_close(a, b)
+    assert twice_stats.mean_loss == pytest.approx(once_stats.mean_loss)

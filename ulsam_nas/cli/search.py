@@ -56,6 +56,9 @@ def search(
         "first, kept beside the study; each candidate scored with its weights in seconds).", _SEARCH.evaluator))] = None,
     supernet_epochs: Annotated[Optional[int], typer.Option(help=default_help(
         "Supernet training epochs on all the training images (--evaluator supernet).", _SEARCH.supernet.epochs))] = None,
+    supernet_sampling: Annotated[Optional[str], typer.Option(help=default_help(
+        "Children trained per supernet step: uniform (one drawn, SPOS) or sandwich (the largest, the smallest and "
+        "two drawn: four times the compute, BigNAS).", _SEARCH.supernet.sampling))] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for proxy training (default: PyTorch's).")] = None,
     device: Annotated[Optional[str], typer.Option(help=default_help(
         "Proxy training device: cpu or cuda.", _PROXY.device))] = None,
@@ -107,7 +110,7 @@ def search(
         batch_size=proxy_batch_size, threads=threads, device=device))
     latency = dataclasses.replace(base.latency, **given(device=latency_device, runtime=latency_runtime,
                                                          threads=latency_threads, table=latency_table))
-    supernet = dataclasses.replace(base.supernet, **given(epochs=supernet_epochs))
+    supernet = dataclasses.replace(base.supernet, **given(epochs=supernet_epochs, sampling=supernet_sampling))
     settings = dataclasses.replace(base, proxy=proxy, latency=latency, supernet=supernet, **given(
         evaluator=evaluator,
         budgets=budget or None, objectives=objective or None, space=space, dataset=dataset, data_dir=data_dir,

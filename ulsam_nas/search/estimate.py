@@ -107,5 +107,6 @@ def time_supernet_trial(space: SearchSpace, settings: SupernetSettings, num_clas
     timed = time_training(space.largest(num_classes), settings, num_classes, images, val_images, seed, measure,
                           batchnorm_images=settings.recalibration_images)
     scoring = dataclasses.replace(timed, step_seconds=0.0, steps_per_epoch=0, epochs=1)
-    epoch = dataclasses.replace(timed, eval_seconds=0.0, other_seconds=0.0, epochs=1)
+    epoch = dataclasses.replace(timed, step_seconds=timed.step_seconds * settings.passes, eval_seconds=0.0,
+                                other_seconds=0.0, epochs=1)
     return scoring, epoch

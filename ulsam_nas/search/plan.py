@@ -54,7 +54,7 @@ def plan_trials(study: StudyEstimate, budget: float, done: int, target: int, min
         return min(target, done + fit)
     search = needed * trial.trial_seconds
     if study.supernet_epoch is not None:
-        raise ValueError(_supernet_does_not_fit(study, budget, needed, done))
+        _refuse_supernet_study(study, budget, needed, done)
     options = _options_that_fit(study, budget, needed, remeasure)
     fits_text = ", ".join(f"{flags} (up to {format_duration(option.trial_seconds)} per trial)" for flags, option in options)
     raise ValueError(
@@ -68,17 +68,18 @@ def plan_trials(study: StudyEstimate, budget: float, done: int, target: int, min
         + f"; or a time budget of at least {format_duration(search + study.extra_seconds)}")
 
 
-def _supernet_does_not_fit(study: StudyEstimate, budget: float, needed: int, done: int) -> str:
-    """Why a supernet study does not fit, and the supernet epochs that would."""
+def _refuse_supernet_study(study: StudyEstimate, budget: float, needed: int, done: int) -> None:
+    """A ValueError saying why a supernet study does not fit, and how many supernet epochs would."""
     trial, epoch = study.trial, study.supernet_epoch
     room = budget - needed * trial.trial_seconds - study.noise_seconds - study.refine_seconds
     fewer = int(room // epoch.epoch_seconds) if epoch.epoch_seconds > 0 and room > 0 else 0
-    return (f"time budget {format_duration(budget)}: not even {needed} trial(s) fit (the baselines and "
-            f"{MIN_SEARCH_TRIALS} trials{f', {done} done' if done else ''}) after "
-            + " and ".join(study_extra_parts(study))
-            + (f"; at most {fewer} supernet epochs fit, all widths together (--supernet-epochs counts one width's)"
-               if fewer else "; no supernet training fits")
-            + f"; or a time budget of at least {format_duration(needed * trial.trial_seconds + study.extra_seconds)}")
+    raise ValueError(f"time budget {format_duration(budget)}: not even {needed} trial(s) fit (the baselines and "
+                     f"{MIN_SEARCH_TRIALS} trials{f', {done} done' if done else ''}) after "
+                     + " and ".join(study_extra_parts(study))
+                     + (f"; at most {fewer} supernet epochs fit, all widths together (--supernet-epochs counts one "
+                        "width's)" if fewer else "; no supernet training fits")
+                     + f"; or a time budget of at least "
+                       f"{format_duration(needed * trial.trial_seconds + study.extra_seconds)}")
 
 
 def _options_that_fit(study: StudyEstimate, budget: float, needed: int,

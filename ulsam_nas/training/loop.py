@@ -129,6 +129,7 @@ def train_one_epoch(
     on_step: Callable[[int, int], None] | None = None,
     check_every_step: bool | None = None,
     max_grad_norm: float | None = None,
+    passes: int = 1,
 ) -> EpochStats:
     """One pass over ``images`` (uint8, on the CPU or on ``mean``'s device) in the order ``order``.
 
@@ -138,7 +139,9 @@ def train_one_epoch(
     every step. A NaN or infinite loss raises ``TrainingDiverged``: at once when
     ``check_every_step`` (None: on the CPU), else at the end of the epoch (on a GPU the check stays
     on the GPU, so that no step waits for the host). With ``max_grad_norm`` the gradient's norm is
-    clipped to it before every step (the recipe's guard against spikes, ``recipe.GRAD_CLIP``).
+    clipped to it before every step (the recipe's guard against spikes, ``recipe.GRAD_CLIP``). With ``passes``
+    above 1 each step runs that many forward and backward passes on its batch and steps once on their mean
+    gradient (a supernet draws another child per pass: the sandwich rule); the loss reported is their mean.
     """
     started = time.perf_counter()
     device = mean.device
@@ -153,15 +156,19 @@ def train_one_epoch(
     clipped = torch.zeros((), device=device)
     for step in range(steps):
         batch = order[step * per_step: (step + 1) * per_step][rank::world_size]
-        inputs = images[batch] if augment is None else augment(images[batch])
-        with mixed_precision(device):
-            logits = model(normalise(inputs, mean, std))
-        loss = F.cross_entropy(logits.float(), labels[batch].to(device), label_smoothing=label_smoothing)
-        finite &= torch.isfinite(loss.detach())
+        inputs = normalise(images[batch] if augment is None else augment(images[batch]), mean, std)
+        targets = labels[batch].to(device)
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.zeros((), device=device)
+        for _ in range(passes):
+            with mixed_precision(device):
+                logits = model(inputs)
+            one = F.cross_entropy(logits.float(), targets, label_smoothing=label_smoothing) / passes
+            one.backward()
+            loss += one.detach()
+        finite &= torch.isfinite(loss)
         if read_every_step and not finite:
             raise TrainingDiverged(f"loss became {loss.item()} at epoch {epoch}, step {step + 1}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
         if max_grad_norm is not None:
             norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
             norm_max = torch.maximum(norm_max, norm.detach())

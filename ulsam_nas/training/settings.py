@@ -16,7 +16,7 @@ from ..data.registry import DEFAULT_DATASET, check_cache_settings
 from . import recipe
 
 __all__ = ["AUTO", "AUTO_IMAGES", "AUTO_MAX_EPOCHS", "AUTO_SUBSET", "ProxySettings", "Recipe", "RefineSettings",
-           "SupernetSettings", "TrainSettings", "check_run_settings", "epochs_for"]
+           "SAMPLING_RULES", "SANDWICH_PASSES", "SupernetSettings", "TrainSettings", "check_run_settings", "epochs_for"]
 
 AUTO = "auto"
 # The default proxy by dataset size, chosen on the proxy-fidelity ladder (benchmarks/RESULTS.md, "Proxy
@@ -118,12 +118,16 @@ class ProxySettings(Recipe):
         return cls(**_legacy(values, recipe.BEFORE_PROXY), **machine)
 
 
+SAMPLING_RULES = ("uniform", "sandwich")  # how a supernet draws the children it trains
+SANDWICH_PASSES = 4  # the sandwich rule: the largest, the smallest and two drawn children per step
+
+
 @dataclass(frozen=True)
 class SupernetSettings(Recipe):
     """Supernet training (``training/supernet.py``): one long run that trains every network of a space at once.
 
     ``recalibration_images`` training images re-estimate each child's BatchNorm statistics before it is scored
-    (Once-for-All used about 2,000).
+    (Once-for-All used about 2,000). ``sampling`` "sandwich" runs four children per step (four times the compute).
     """
 
     epochs: int = 12
@@ -131,15 +135,23 @@ class SupernetSettings(Recipe):
     train_subset: int | None = None  # None: all the training images
     seed: int = 0
     recalibration_images: int = 2000
+    sampling: str = "uniform"  # a child per step (SPOS), or "sandwich": largest, smallest and two drawn (BigNAS)
     threads: int | None = None
     device: str = "cpu"
 
     def __post_init__(self) -> None:
         check_run_settings(self, prefix="supernet ", min_resolution=16)
+        if self.sampling not in SAMPLING_RULES:
+            raise ValueError(f"supernet sampling: must be {' or '.join(SAMPLING_RULES)}, got {self.sampling!r}")
         for name in ("train_subset", "recalibration_images"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 2):
                 raise ValueError(f"supernet {name}: must be an integer >= 2, got {value!r}")
+
+    @property
+    def passes(self) -> int:
+        """Forward and backward passes per training step."""
+        return SANDWICH_PASSES if self.sampling == "sandwich" else 1
 
     def defining(self) -> dict[str, Any]:
         """What makes two supernets the same: everything but threads and device."""

@@ -68,11 +68,12 @@ def train_supernet(space: SearchSpace, width: float, data: ImageData, settings: 
             torch.set_rng_state(state["torch_rng"])
             done = state["epoch"]
         for epoch in range(done + 1, settings.epochs + 1):
-            supernet.sample_each_step(random.Random(f"{settings.seed}/{epoch}").getrandbits(32))
+            supernet.sample_each_step(random.Random(f"{settings.seed}/{epoch}").getrandbits(32), settings.sampling)
             order = torch.randperm(len(labels), generator=generator)
             stats = train_one_epoch(supernet, images, labels, order, optimizer, scheduler, mean, std,
                                     batch_size=settings.batch_size, epoch=epoch,
-                                    label_smoothing=settings.label_smoothing, max_grad_norm=settings.grad_clip)
+                                    label_smoothing=settings.label_smoothing, max_grad_norm=settings.grad_clip,
+                                    passes=settings.passes)
             save_checkpoint({"key": key, "epoch": epoch, "model": supernet.state_dict(),
                              "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                              "order_rng": generator.get_state(), "torch_rng": torch.get_rng_state()}, path)
