@@ -8,11 +8,11 @@ def run(top1: float) -> dict:
 
 
 def test_each_recipe_is_todays_with_its_changes():
-    assert settings_of("after", "/d", 12, 0).grad_clip == 5.0
+    assert settings_of("after", "/d", 12, 0).grad_clip == 10.0 and settings_of("clip5", "/d", 12, 0).grad_clip == 5.0
     before, first_fix = settings_of("before", "/d", 12, 1), settings_of("zero-init", "/d", 12, 1)
     assert (before.lr, before.zero_init_residual, before.grad_clip, before.warmup) == (0.05, False, None, 1 / 12)
     assert (first_fix.lr, first_fix.zero_init_residual, first_fix.grad_clip, first_fix.seed) == (0.025, True, None, 1)
-    assert set(RECIPES) == {"before", "zero-init", "after"}
+    assert set(RECIPES) == {"before", "zero-init", "clip5", "after"}
 
 
 def test_a_gap_beyond_the_pooled_seed_noise_is_called_so_and_one_within_it_is_not():

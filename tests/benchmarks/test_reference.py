@@ -18,5 +18,5 @@ def test_twelve_or_more_canonical_networks_of_the_bundled_space_over_three_width
 
 
 def test_a_results_file_holds_one_recipe_and_the_clip_is_part_of_it():
-    assert recipe(TrainSettings())["grad_clip"] == 5.0
+    assert recipe(TrainSettings())["grad_clip"] == 10.0
     assert recipe(TrainSettings(grad_clip=None)) != recipe(TrainSettings())

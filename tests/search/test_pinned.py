@@ -6,8 +6,8 @@ rounding at this test's 16 px), and for the training recipe fixed in issue 17
 (a lower learning rate, zero-initialised residual BatchNorm, warm-up then
 cosine instead of one-cycle), and for one encoding per network (a depth per
 stage; at this test's 16-px proxy no ULSAM slot is visible, so none is searched),
-and for the recipe's gradient-norm clip (issue 17: the accuracies changed, and
-with them the sampler's later draws).
+and for the recipe's gradient-norm clip (issue 17, at 5 then at 10: the
+accuracies changed, and with them the sampler's later draws).
 Redesign II replayed the record before it bit for bit (with the proxy's
 one-cycle schedule of the time). It covers the statuses a search writes but
 stopping early (tests/search/test_objective.py covers that; with the fixed

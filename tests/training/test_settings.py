@@ -51,7 +51,7 @@ def test_a_study_stored_before_the_clip_reads_as_unclipped_and_a_bad_clip_is_ref
     stored = {k: v for k, v in ProxySettings(epochs=2).defining().items() if k != "grad_clip"}
     between = ProxySettings.from_stored(stored)
     assert between.zero_init_residual is True and between.grad_clip is None
-    assert ProxySettings().grad_clip == 5.0 and ProxySettings(grad_clip=None).grad_clip is None
+    assert ProxySettings().grad_clip == 10.0 and ProxySettings(grad_clip=None).grad_clip is None
     for bad in (0, -1.0, float("inf"), True, "5"):
         with pytest.raises(ValueError, match="proxy grad_clip: must be a positive number or empty"):
             ProxySettings(grad_clip=bad)
