@@ -86,7 +86,7 @@ def train_run(store: RunStore, run: str, data: str, epochs: int) -> None:
     print(f"stored {run}: {history[-1]['top1']:.1%}", flush=True)
 
 
-COMPARED = (("after", "before"), ("after", "zero-init"), ("after", "clip5"))  # today's against the others
+COMPARED = (("after", "before"), ("after", "zero-init"), ("after", "clip5"), ("clip5", "zero-init"))
 
 
 def report(data: dict) -> str:
@@ -94,11 +94,10 @@ def report(data: dict) -> str:
     runs = data["runs"]
     recipes = [recipe for recipe in RECIPES if any(key.startswith(f"{recipe}|") for key in runs)]
     compared = [(a, b) for a, b in COMPARED if a in recipes and b in recipes]
+    header = ["network", "kind", *(f"{r}: top-1 (seeds)" for r in recipes), *(f"{a} - {b}" for a, b in compared),
+              f"final training loss {' / '.join(recipes)}"]
     lines = [f"Recipes on {data.get('dataset')}, {data.get('epochs')} epochs at {RESOLUTION} px; {data.get('machine')}",
-             "| network | kind | " + " | ".join(f"{r}: top-1 (seeds)" for r in recipes) + " | "
-             + " | ".join(f"{a} - {b}" for a, b in compared) + " | final training loss "
-             + " / ".join(recipes) + " |",
-             "|" + " --- |" * (3 + len(recipes) + len(compared))]
+             "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     validation = data.get("validation_images", VALIDATION_IMAGES)
     rows = []
     for name, (kind, _) in NETWORKS.items():
@@ -120,8 +119,9 @@ def report(data: dict) -> str:
 
     for name, kind, finals, losses in rows:
         loss = " / ".join(f"{statistics.mean(losses[r]):.2f}" if losses[r] else "-" for r in recipes)
-        lines.append(f"| {name} | {kind} | " + " | ".join(_cell(finals[r]) for r in recipes) + " | "
-                     + " | ".join(difference(finals, a, b) for a, b in compared) + f" | {loss} |")
+        cells = [name, kind, *(_cell(finals[r]) for r in recipes), *(difference(finals, a, b) for a, b in compared),
+                 loss]
+        lines.append("| " + " | ".join(cells) + " |")
     lines.append(f"pooled seed-to-seed sd {'not measured (one seed per network)' if math.isnan(sd) else f'{sd:.1%}'} "
                  f"(from {len(spreads)} network-recipe pairs with 2+ seeds); binomial error of {validation} validation "
                  f"images included; a difference counts beyond 2 x its uncertainty (noise.MARGIN_SIGMAS)")
