@@ -73,10 +73,12 @@ def test_an_interrupted_supernet_training_continues_where_it_stopped(tmp_path, t
 
 
 @pytest.mark.slow
-def test_a_proxy_study_cannot_be_resumed_with_the_supernet(tmp_path, tiny_space):
+def test_a_proxy_study_cannot_be_resumed_with_the_supernet_and_says_so_before_training_it(tmp_path, tiny_space):
     run_search(settings(tmp_path, tiny_space, evaluator="proxy", trials=1, noise_seeds=0))
+    heard = []
     with pytest.raises(ValueError, match=r"created with other settings \(evaluator, supernet\)"):
-        run_search(settings(tmp_path, tiny_space, trials=2, noise_seeds=0))
+        run_search(settings(tmp_path, tiny_space, trials=2, noise_seeds=0), on_supernet=heard.append)
+    assert heard == []  # refused before a supernet epoch was trained
 
 
 def test_the_supernet_trains_at_the_proxys_resolution():

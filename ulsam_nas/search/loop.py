@@ -35,7 +35,7 @@ from .supernets import SupernetEpoch, prepare_supernets, supernet_folder, supern
 from .reconnect import StorageUnavailable
 from .storage import (OrphanSweeper, StorageURL, StudyLock, cut_off_outcome, heartbeat_for, make_storage, stored_trial,
                       worker_id)
-from .study import check_budget_reachable, prepare_study, study_progress
+from .study import check_budget_reachable, check_resumable, prepare_study, study_progress
 
 __all__ = ["SearchOutcome", "StudyStart", "TrialEvent", "run_search"]
 
@@ -143,6 +143,7 @@ def run_search(
     if on_estimate and estimate:
         on_estimate(estimate)  # before the noise runs and baselines' costing of a new study: say the cost first
     if all_data is not None:  # before the study lock: workers wait for one another on each supernet's own lock
+        check_resumable(backend, name, settings.definition(space, data.num_classes))  # not after an hour's training
         objective.evaluator = prepare_supernets(space, all_data, settings.supernet_run, folder, on_supernet)
     lock = StudyLock(storage, name, settings.reconnect_seconds)
     # Several workers may start at once: one creates the study, measures its noise (a few proxy trainings, see

@@ -28,7 +28,8 @@ from .ledger import Ledger
 from .objective import Evaluator, Objective
 from .settings import SearchSettings
 
-__all__ = ["StudyProgress", "check_budget_reachable", "measure_noise", "prepare_study", "study_progress"]
+__all__ = ["StudyProgress", "check_budget_reachable", "check_resumable", "measure_noise", "prepare_study",
+           "study_progress"]
 
 
 def prepare_study(study: optuna.Study, settings: SearchSettings, objective: Objective, name: str) -> StudyMeta:
@@ -188,3 +189,14 @@ def study_progress(backend, name: str, objectives: tuple[str, ...]) -> StudyProg
     ledger.refresh(study)
     meta = StudyMeta.from_study(study)
     return StudyProgress(ledger.finished, meta.written, len(meta.refined))
+
+
+def check_resumable(backend, name: str, definition: StudyDefinition) -> None:
+    """Refuse, before anything costly, a stored study ``name`` made with other settings (nothing if it is new)."""
+    try:
+        study = optuna.load_study(study_name=name, storage=backend)
+    except KeyError:
+        return
+    meta = StudyMeta.from_study(study)
+    if meta.written:
+        _check_same_study(name, meta.definition, definition)
