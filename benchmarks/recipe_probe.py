@@ -4,9 +4,9 @@
         [--epochs 12] [--out benchmarks/recipe_probe/NAME.json]
 
 Vanilla MobileNet-V2 at ``--width``, trained as ``ulsam-nas train`` trains it (the same loop, recipe, crop and
-flip; 32 px, all the training images, one thread) except for ``--lr`` and, with ``--clip``, the gradient norm
-clipped to that value before every step. Each epoch's training loss, validation top-1 and the mean and largest
-gradient norm (before clipping) are printed and written to ``--out`` as they come. Used to find why w0.75 trained
+flip; 32 px, all the training images, one thread) except for ``--lr`` and ``--clip`` (the gradient norm
+clipped to that value before every step; the recipe's by default). Each epoch's training loss, validation top-1
+and the mean and largest gradient norm (before clipping) are printed and written to ``--out`` as they come. Used to find why w0.75 trained
 unstably under the new recipe (benchmarks/RESULTS.md, "A recipe that trains deep networks").
 """
 
@@ -33,7 +33,8 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--width", type=float, default=0.75)
     parser.add_argument("--lr", type=float, default=TrainSettings().lr)
-    parser.add_argument("--clip", type=float, default=math.inf, help="largest gradient norm (default: no clipping)")
+    parser.add_argument("--clip", type=float, default=TrainSettings().grad_clip or math.inf,
+                        help="largest gradient norm (default: the recipe's; inf: no clipping)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--out", type=Path, default=None)

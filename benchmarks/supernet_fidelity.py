@@ -14,7 +14,9 @@ with ``--seeds`` draws of those images. The report gives, against the reference'
 its bootstrap interval, tau of a single draw, Spearman rho, top-3 recall (of the reference's best three, how many
 are among the supernet's best five), depth bias, FLOPs-only and params-only beside it, and the cost: supernet
 training plus scoring N children against training every one of them stand-alone at the reference's length
-(N = 60 and 300). ``--sampling sandwich`` trains four children per step (the largest, the smallest, two drawn)
+(N = 60 and 300). The supernets hold the whole bundled space: a search at 32 px leaves out the ULSAM slots on
+maps of 2x2 or less (issue 17, part 3) and so could not score the reference's late-ULSAM networks; its smaller
+supernet may rank differently. ``--sampling sandwich`` trains four children per step (the largest, the smallest, two drawn)
 instead of one: compare the two files' tables at their costs.
 """
 

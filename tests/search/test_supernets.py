@@ -56,6 +56,10 @@ def test_a_search_trains_its_supernets_once_and_scores_every_trial_with_them(tmp
     assert again == [] and more.trials_run == 2  # resumed: the supernets are read back, not trained again
     other = run_search(settings(tmp_path, tiny_space, study="other"), on_supernet=again.append)
     assert again == [] and other.trials_run == 3  # another study of the same space and data reuses them
+    for checkpoint in folder.glob("*.pt"):
+        checkpoint.unlink()
+    done = run_search(settings(tmp_path, tiny_space, trials=5), on_supernet=again.append)
+    assert again == [] and done.trials_run == 0  # a finished study trains no supernet, even when they are gone
 
 
 @pytest.mark.slow
@@ -84,8 +88,11 @@ def test_a_proxy_study_cannot_be_resumed_with_the_supernet_and_says_so_before_tr
 def test_the_supernet_trains_at_the_proxys_resolution():
     searched = SearchSettings(evaluator="supernet", proxy=ProxySettings(resolution=32, threads=1))
     assert searched.supernet_run.resolution == 32 and searched.supernet_run.threads == 1
-    with pytest.raises(ValueError, match="study supernet: resolution is the proxy's"):
+    with pytest.raises(ValueError, match="study supernet: resolution: taken from the proxy's settings"):
         SearchSettings.from_dict({"evaluator": "supernet", "supernet": {"resolution": 64}})
+    with pytest.raises(ValueError, match="study supernet: device, threads: taken from"):
+        SearchSettings.from_dict({"evaluator": "supernet", "supernet": {"threads": 4, "device": "cuda"}})
+    assert SearchSettings.from_dict(searched.to_dict()) == searched  # the study file's form reads back
     with pytest.raises(ValueError, match="evaluator: unknown evaluator 'oracle'; valid: proxy, supernet"):
         SearchSettings(evaluator="oracle")
 

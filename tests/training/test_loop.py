@@ -227,8 +227,11 @@ def test_several_passes_per_step_step_once_on_their_mean_gradient():
     model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                           nn.Linear(4, 3))  # no BatchNorm: two passes on one batch see the same network
     twice = copy.deepcopy(model)
+    forwards = []
+    twice.register_forward_hook(lambda *_: forwards.append(1))
     once_stats = run_epoch(model, images, labels, lr=0.1, batch_size=8)
     twice_stats = run_epoch(twice, images, labels, lr=0.1, batch_size=8, passes=2)
+    assert len(forwards) == 4  # two steps of two passes
     for a, b in zip(model.parameters(), twice.parameters()):
         torch.testing.assert_close(a, b)
     assert twice_stats.mean_loss == pytest.approx(once_stats.mean_loss)

@@ -60,7 +60,7 @@ def test_the_evaluator_scores_a_child_with_recalibrated_batchnorm(data, tmp_path
     result = evaluator(config)
     child = supernet.child(config)
     mean, std = data.channel_stats()
-    recalibrate_batchnorm(child, evaluator.recalibration, mean, std, count=64)
+    recalibrate_batchnorm(child, evaluator.recalibration_images(0), mean, std, count=64)
     assert result.accuracy == evaluate(child, data.val_images, data.val_labels, mean, std).top1
     assert result.curve == [result.accuracy] and 0 <= result.accuracy <= 1
     with pytest.raises(ValueError, match="none trained at width 0.5"):

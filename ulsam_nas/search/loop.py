@@ -35,7 +35,7 @@ from .supernets import SupernetEpoch, prepare_supernets, supernet_folder, supern
 from .reconnect import StorageUnavailable
 from .storage import (OrphanSweeper, StorageURL, StudyLock, cut_off_outcome, heartbeat_for, make_storage, stored_trial,
                       worker_id)
-from .study import check_budget_reachable, check_resumable, prepare_study, study_progress
+from .study import StudyProgress, check_budget_reachable, check_resumable, prepare_study, study_progress
 
 __all__ = ["SearchOutcome", "StudyStart", "TrialEvent", "run_search"]
 
@@ -111,13 +111,15 @@ def run_search(
     # ULSAM slots the proxy cannot see, or that are 1x1 where the network ships, are not searched.
     space, hidden = space.visible(settings.deployment_resolution(space), settings.proxy.resolution)
     proxy = settings.proxy
+    # A supernet trains on all the training images: then they are loaded once and the proxy's subset taken from them.
     data = load_dataset(settings.dataset, proxy.resolution, settings.data_dir, settings.download,
-                        train_subset=None if proxy.train_subset == AUTO else proxy.train_subset, seed=0,
-                        cache_dir=settings.cache_dir, cache=settings.cache)
+                        train_subset=None if proxy.train_subset == AUTO or settings.uses_supernet else proxy.train_subset,
+                        seed=0, cache_dir=settings.cache_dir, cache=settings.cache)
+    all_data = data if settings.uses_supernet else None
     if not proxy.is_resolved:  # "auto" proxy settings: chosen by the dataset's size, stored with the study as numbers
         proxy = proxy.resolve(data.train_available or len(data.train_labels))
         settings = dataclasses.replace(settings, proxy=proxy)
-        data = data.with_train_subset(proxy.train_subset, seed=0)
+    data = data.with_train_subset(proxy.train_subset, seed=0)
     objective = Objective(settings, space, data, **({"trainer": trainer} if trainer else {}))
     check_budget_reachable(space, settings, data.num_classes)
 
@@ -128,13 +130,13 @@ def run_search(
     sampler_seed = settings.seed if storage.single_writer else settings.seed + worker_id()["pid"]
     sampler = make_sampler(settings.sampler, sampler_seed, settings.trials)
     backend = make_storage(storage, settings.heartbeat_seconds, 3 * settings.heartbeat_seconds, settings.reconnect_seconds)
-    supernet_epochs, all_data = 0, None
-    if settings.uses_supernet:  # trained on all the training images, not the proxy's subset
-        all_data = load_dataset(settings.dataset, proxy.resolution, settings.data_dir, settings.download,
-                                cache_dir=settings.cache_dir, cache=settings.cache)
+    supernet_epochs = 0
+    if all_data is not None and _scores_anything(study_progress(backend, name, settings.objectives), settings):
         folder = supernet_folder(storage, settings.cache_dir)
         supernet_epochs = sum(settings.supernet.epochs - trained_epochs(
             supernet_path(folder, space, all_data.name, width, settings.supernet_run)) for width in space.widths)
+    else:
+        all_data = None  # a finished study needs no supernet (refinement trains stand-alone)
     # Before the study exists: a time budget that cannot fit must not leave a study with these settings behind.
     estimate, planned = plan_search(settings, space, data.num_classes, len(data.train_labels), len(data.val_labels),
                                     lambda: study_progress(backend, name, settings.objectives), objective.measure,
@@ -169,6 +171,11 @@ def run_search(
                             settings.proxy.resolution))
     interrupted = _run_trials(study, objective, ledger, lock, planned, on_trial)
     return SearchOutcome(study, str(storage), name, planned, space, ledger.finished - done_before, interrupted)
+
+
+def _scores_anything(progress: StudyProgress, settings: SearchSettings) -> bool:
+    """Whether a run of the study has trials left or (a new study) noise runs to score."""
+    return progress.finished < settings.trials or not progress.created
 
 
 def _run_trials(study: optuna.Study, objective: Objective, ledger: Ledger, lock: StudyLock, settings: SearchSettings,

@@ -74,8 +74,9 @@ def _refuse_supernet_study(study: StudyEstimate, budget: float, needed: int, don
     room = budget - needed * trial.trial_seconds - study.noise_seconds - study.refine_seconds
     fewer = int(room // epoch.epoch_seconds) if epoch.epoch_seconds > 0 and room > 0 else 0
     raise ValueError(f"time budget {format_duration(budget)}: not even {needed} trial(s) fit (the baselines and "
-                     f"{MIN_SEARCH_TRIALS} trials{f', {done} done' if done else ''}) after "
-                     + " and ".join(study_extra_parts(study))
+                     f"{MIN_SEARCH_TRIALS} trials{f', {done} done' if done else ''}, "
+                     f"{format_duration(needed * trial.trial_seconds)})"
+                     + "".join(f" after {part}" for part in [" and ".join(study_extra_parts(study))] if part)
                      + (f"; at most {fewer} supernet epochs fit, all widths together (--supernet-epochs counts one "
                         "width's)" if fewer else "; no supernet training fits")
                      + f"; or a time budget of at least "

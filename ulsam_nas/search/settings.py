@@ -30,6 +30,7 @@ SAMPLERS = ("nsga2", "tpe", "random")
 # How a candidate is scored: trained alone for a short proxy run, or with the weights of one supernet trained once.
 EVALUATORS = ("proxy", "supernet")
 DEFAULT_EVALUATOR = "proxy"
+PROXYS = ("resolution", "threads", "device")  # supernet settings a search takes from the proxy's
 _LEGACY_LATENCY = {"latency_runtime": "runtime", "latency_threads": "threads", "latency_device": "device",
                    "latency_table": "table"}  # study files of earlier versions: flat latency keys
 
@@ -120,8 +121,7 @@ class SearchSettings:
     def supernet_run(self) -> SupernetSettings:
         """The supernet as this search trains it: at the proxy's resolution, on its threads and device (its
         children are scored where the proxy would score them)."""
-        return dataclasses.replace(self.supernet, resolution=self.proxy.resolution, threads=self.proxy.threads,
-                                   device=self.proxy.device)
+        return dataclasses.replace(self.supernet, **{name: getattr(self.proxy, name) for name in PROXYS})
 
     @property
     def uses_supernet(self) -> bool:
@@ -172,9 +172,10 @@ class SearchSettings:
                     if bad:
                         raise ValueError(f"study {key}: unknown key(s) {', '.join(sorted(bad))}; "
                                          f"valid: {', '.join(sorted(known))}")
-                    if key == "supernet" and "resolution" in given:
-                        raise ValueError("study supernet: resolution is the proxy's (its children are scored at the "
-                                         "proxy's resolution); set proxy: resolution instead")
+                    taken = sorted(set(given) & set(PROXYS)) if key == "supernet" else []
+                    if taken:
+                        raise ValueError(f"study supernet: {', '.join(taken)}: taken from the proxy's settings (its "
+                                         f"children are scored where the proxy's are); set them under proxy: instead")
                     values[key] = kind(**given)
             return cls(**values)
         except (TypeError, AttributeError) as error:  # a value of the wrong kind where validation expects another
@@ -204,7 +205,8 @@ class SearchSettings:
         values = dataclasses.asdict(self)
         values["budgets"] = self.budget_texts
         values["objectives"] = list(self.objectives)
-        del values["supernet"]["resolution"]  # the proxy's (``supernet_run``)
+        for name in PROXYS:  # the proxy's (``supernet_run``)
+            del values["supernet"][name]
         return values
 
     def definition(self, space: SearchSpace, num_classes: int) -> StudyDefinition:

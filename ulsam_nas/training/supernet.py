@@ -87,14 +87,17 @@ class SupernetEvaluator:
 
     The objective calls it as it calls the proxy (``config, seed, on_epoch``); ``supernets`` holds one per width.
     The seed chooses the ``recalibration_images`` training images that re-estimate the child's BatchNorm
-    statistics: seed 0 takes :attr:`recalibration`, and the study's noise runs (several seeds) measure how much
-    the score moves with them. The supernet's own training seed is fixed: its noise is not in that measurement.
+    statistics (trials use the study's seed), and the study's noise runs (several seeds) measure how much the
+    score moves with them. The supernet's own training seed is fixed: its noise is not in that measurement.
+    Children are scored on ``settings.device``, in channels-last, as the proxy's networks are.
     """
 
     def __init__(self, supernets: dict[float, Supernet], data: ImageData, settings: SupernetSettings) -> None:
         self.supernets, self.data, self.settings = supernets, data, settings
         self._recalibration: dict[int, torch.Tensor] = {}
-        self.mean, self.std = data.channel_stats()  # once: a pass over every training image
+        self.device = runtime.resolve_device(settings.device, setting="supernet device")
+        # once: a pass over every training image; on the device, where children are scored as the proxy scores
+        self.mean, self.std = (stat.to(self.device) for stat in data.channel_stats())
 
     def recalibration_images(self, seed: int) -> torch.Tensor:
         """The training images that re-estimate BatchNorm for ``seed`` (the same for every child)."""
@@ -104,17 +107,13 @@ class SupernetEvaluator:
             self._recalibration[seed] = self.data.train_images[order[: self.settings.recalibration_images]]
         return self._recalibration[seed]
 
-    @property
-    def recalibration(self) -> torch.Tensor:
-        return self.recalibration_images(0)
-
     def __call__(self, config: ArchConfig, seed: int = 0,
                  on_epoch: Callable[[int, float], bool] | None = None) -> ProxyResult:
         started = time.perf_counter()
         if config.width not in self.supernets:
             raise ValueError(f"supernet: none trained at width {config.width} (trained: "
                              f"{', '.join(map(str, sorted(self.supernets)))})")
-        child = self.supernets[config.width].child(config)
+        child = self.supernets[config.width].child(config).to(self.device, memory_format=torch.channels_last)
         images = self.recalibration_images(seed)
         with runtime.threads(self.settings.threads):
             recalibrate_batchnorm(child, images, self.mean, self.std, count=len(images))
