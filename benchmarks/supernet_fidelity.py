@@ -37,7 +37,7 @@ from ulsam_nas.costs import measure_costs
 from ulsam_nas.data import load_dataset
 from ulsam_nas.ranks import kendall_tau, rank_agreement, spearman_rho, top_recall
 from ulsam_nas.space import load_space
-from ulsam_nas.training.settings import SupernetSettings
+from ulsam_nas.training.settings import SAMPLING_RULES, SupernetSettings
 from ulsam_nas.training.supernet import SupernetEvaluator, train_supernet
 
 from . import reference
@@ -124,7 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="an image folder with train/ and test/ (or val/) class folders")
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--sampling", default="uniform", choices=("uniform", "sandwich"))
+    parser.add_argument("--sampling", default="uniform", choices=SAMPLING_RULES)
     parser.add_argument("--seeds", type=int, default=3, help="draws of the BatchNorm re-estimation images")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--results", type=Path, default=None)
