@@ -76,7 +76,8 @@ class RefineReport:
     seconds: float
     not_refined: tuple[int, ...]  # front candidates left out: more than ``settings.count``
     failed: tuple[str, ...]  # runs whose training diverged (not stored: a rerun retries them)
-    agreement: tuple[RankAgreement, ...]  # proxy, FLOPs alone, params alone; empty below 3 networks
+    agreement: tuple[RankAgreement, ...]  # proxy (or supernet), FLOPs alone, params alone; empty below 3 networks
+    evaluator: str = "proxy"  # what scored the trials before: "proxy" or "supernet"
 
     @property
     def proxy_beats_flops(self) -> bool | None:
@@ -199,4 +200,4 @@ def _report(study, settings, proxy_epochs, epochs, chosen, left_out, trained, st
               for number in chosen if (t := by_number[number]).refined_seeds >= settings.seeds]
     agreement = results.agreement([point.trial for point in points], min_seeds=settings.seeds)
     return RefineReport(study.study_name, settings, proxy_epochs, epochs, tuple(points), trained, stored, seconds,
-                        tuple(left_out), tuple(failed), tuple(agreement))
+                        tuple(left_out), tuple(failed), tuple(agreement), results.evaluator)

@@ -22,7 +22,7 @@ from .noise import NoiseEstimate, difference_margin, pooled_std, uncertainty
 from .ranks import RankAgreement, rank_agreement
 from .record import RefinedRun, StudyMeta, TrialRecord
 
-__all__ = ["COLUMNS", "FRONT_COLUMNS", "BaselineComparison", "FrontPoint", "ScoredTrial", "StudyResults", "eligible",
+__all__ = ["COLUMNS", "FRONT_COLUMNS", "SCORE_NAMES", "BaselineComparison", "FrontPoint", "ScoredTrial", "StudyResults", "eligible",
            "front_table", "pareto_front", "study_results", "trials_frame"]
 
 # The one vocabulary of trial tables: record fields, each accuracy's sigma and the refinement's columns.
@@ -32,6 +32,8 @@ COLUMNS = ["trial", "state", "status", "baseline", "feasible", "accuracy", "accu
 # The front as a table (``pareto --csv/--json``), before the readable config columns.
 FRONT_COLUMNS = ["trial", "accuracy", "accuracy_sigma", "proxy_accuracy", "proxy_sigma", "refined_seeds", "basis",
                  "strict_front", "flops", "params", "latency_ms", "latency_sigma_ms", "baseline"]
+# What a trial's first accuracy is, by the evaluator that scored it (its column is proxy_accuracy either way).
+SCORE_NAMES = {"proxy": "proxy accuracy", "supernet": "supernet score"}
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ class StudyResults:
         if len(refined) < 3:
             return []
         return rank_agreement([t.refined_accuracy for t in refined], {
-            "supernet score" if self.evaluator == "supernet" else "proxy accuracy": [t.proxy_accuracy for t in refined], "FLOPs alone": [t.value("flops") for t in refined],
+            SCORE_NAMES[self.evaluator]: [t.proxy_accuracy for t in refined], "FLOPs alone": [t.value("flops") for t in refined],
             "params alone": [t.value("params") for t in refined]})
 
     def trial(self, number: int) -> ScoredTrial:

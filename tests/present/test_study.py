@@ -1,5 +1,7 @@
 """A study's results in words: the front table, the baselines' comparison, the noise, rank agreement."""
 
+import dataclasses
+
 from tests.scored import trials
 from ulsam_nas.noise import NoiseEstimate
 from ulsam_nas.present.study import agreement_lines, baseline_notes, comparison_lines, front_text, noise_line
@@ -73,3 +75,12 @@ def test_a_supernet_study_says_its_scores_and_noise_are_the_supernets():
     line = noise_line(noise, "supernet")
     assert "scored by the supernet with BatchNorm re-estimated" in line and "lower bound" in line
     assert "proxy-trained with seeds 0, 1, 2" in noise_line(noise)
+
+
+def test_a_refined_supernet_front_names_the_supernets_score_beside_the_refined_accuracy():
+    rows = [dataclasses.replace(t, refined_seeds=2, refined_accuracy=0.85, refined_sigma=0.01).as_refined()
+            for t in trials({"accuracy": 0.70, "flops": 100, "sigma": 0.02})]
+    front = pareto_front(rows, ("accuracy", "flops"))
+    header = front_text(front, evaluator="supernet").splitlines()[0]
+    assert "refined accuracy" in header and "supernet score" in header and "proxy" not in header
+    assert "proxy accuracy" in front_text(front).splitlines()[0]

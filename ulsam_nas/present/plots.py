@@ -18,7 +18,7 @@ from ..budgets import parse_budget
 from ..files import checked_output
 from ..metrics import Metric, get_metric
 from ..record import EVALUATED, Status
-from ..report import StudyResults, pareto_front
+from ..report import SCORE_NAMES, StudyResults, pareto_front
 
 __all__ = ["FrontPlotInfo", "front_plot_info", "hypervolume_histories", "plot_fronts", "plot_hypervolume"]
 
@@ -38,6 +38,7 @@ class FrontPlotInfo:
     budget: float | None  # budget on the x metric, in plot units
     within_noise: pd.DataFrame = None  # on the noise-aware front only: beaten by less than the noise
     refined: bool = False  # front y values are refined accuracies (proxy_y: the proxy's)
+    evaluator: str = "proxy"  # what scored the trials: "proxy" or "supernet"
 
 
 def _points(trials, x: Metric, y: Metric) -> pd.DataFrame:
@@ -69,6 +70,7 @@ def front_plot_info(results: StudyResults, x: str = "flops", y: str = "accuracy"
         budget=min(limits) if limits else None,
         within_noise=_points(noisy, x_metric, y_metric).sort_values("x").reset_index(drop=True),
         refined=results.refined,
+        evaluator=results.evaluator,
     )
 
 
@@ -120,7 +122,7 @@ def plot_fronts(infos: list[FrontPlotInfo], out: str | Path, resolution: int | N
             refined = pd.concat([info.front, info.within_noise if info.within_noise is not None else info.front.iloc[:0]])
             for _, point in refined.iterrows():  # each refined point linked to where the proxy put it
                 ax.plot([point["x"], point["x"]], [point["proxy_y"], point["y"]], color=color, linestyle=":", linewidth=1)
-            ax.scatter(refined["x"], refined["proxy_y"], marker="_", s=60, color=color, label=f"{tag}proxy accuracy of refined points")
+            ax.scatter(refined["x"], refined["proxy_y"], marker="_", s=60, color=color, label=f"{tag}{SCORE_NAMES[info.evaluator]} of refined points")
         for position, (_, base) in enumerate(info.baselines.iterrows()):
             ax.scatter([base["x"]], [base["y"]], marker="*", s=160, color=color, edgecolors="black", zorder=4)
             # staggered, so that neighbouring baselines' labels do not overprint each other
@@ -133,8 +135,10 @@ def plot_fronts(infos: list[FrontPlotInfo], out: str | Path, resolution: int | N
     ax.set_xlabel(label)
     y_label = get_metric(infos[0].y).axis_label
     if infos[0].y == "accuracy":
-        y_label = (y_label.replace("proxy ", "") + " (front: refined, the rest: proxy; error bars: one standard uncertainty)"
-                   if any(i.refined for i in infos) else y_label + " (error bars: one standard uncertainty)")
+        scorers = " or ".join(dict.fromkeys(i.evaluator for i in infos))  # "proxy", "supernet" or both
+        y_label = (y_label.replace("proxy ", "") + f" (front: refined, the rest: {scorers}; error bars: one standard "
+                   "uncertainty)" if any(i.refined for i in infos)
+                   else y_label.replace("proxy", scorers) + " (error bars: one standard uncertainty)")
     ax.set_ylabel(y_label, fontsize=8)
     ax.set_title("Pareto front" + ("s: " + " vs ".join(i.study for i in infos) if len(infos) > 1 else f": {infos[0].study}"),
                  fontsize=10)

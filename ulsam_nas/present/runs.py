@@ -27,13 +27,14 @@ def trial_line(record: TrialRecord, finished: int, target: int, accuracy_sigma: 
 
 
 def refine_report_text(report: RefineReport) -> str:
-    """The refinement's summary: what ran, and how well the proxy ranked."""
+    """The refinement's summary: what ran, and how well the proxy (or the supernet) ranked."""
     settings = report.settings
+    against = (f"against the proxy's {report.proxy_epochs}" if report.evaluator == "proxy"
+               else "(the trials were scored with the supernet's weights)")
+    images = "all the" if settings.train_subset is None else f"{settings.train_subset}"
     lines = [f"Refinement of {report.study!r}: {len(report.points)} networks, {settings.seeds} seeds each, "
-             f"{report.epochs} epochs against the proxy's {report.proxy_epochs}, "
-             f"{'all the' if settings.train_subset is None else f'{settings.train_subset}'} training "
-             f"images; {report.trained_runs} run(s) trained in {report.seconds:.0f}s"
-             + (f", {report.stored_runs} found finished" if report.stored_runs else "")]
+             f"{report.epochs} epochs {against}, {images} training images; {report.trained_runs} run(s) trained in "
+             f"{report.seconds:.0f}s" + (f", {report.stored_runs} found finished" if report.stored_runs else "")]
     if report.not_refined:
         lines.append(f"  front candidates not refined (more than --refine allows): trials "
                      f"{', '.join(map(str, report.not_refined))}")
@@ -81,7 +82,7 @@ def search_text(outcome: StudyOutcome) -> str:
     lines.append(noise_line(results.noise, results.evaluator))
     if outcome.refinement is not None:
         lines.append(refine_report_text(outcome.refinement))
-    lines.append(front_text(front) if front else "(no feasible trial finished yet)")
+    lines.append(front_text(front, evaluator=results.evaluator) if front else "(no feasible trial finished yet)")
     gains = comparison_lines(results.comparisons(front))
     if gains:
         lines.append("\nAgainst hand design:\n  " + "\n  ".join(gains))

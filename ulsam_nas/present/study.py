@@ -12,7 +12,7 @@ from ..backbones import backbone_blocks, feature_sizes
 from ..noise import MARGIN_SIGMAS, NoiseEstimate
 from ..ranks import RankAgreement
 from ..study_records import SkippedBaseline
-from ..report import BaselineComparison, FrontPoint, ScoredTrial, StudyResults
+from ..report import SCORE_NAMES, BaselineComparison, FrontPoint, ScoredTrial, StudyResults
 from ..space import MIN_PROXY_MAP, HiddenSlot, SearchSpace
 from .formats import ON_PAR, format_accuracy, format_count, format_table, word_difference
 
@@ -37,7 +37,7 @@ def noise_line(noise: NoiseEstimate, evaluator: str = "proxy") -> str:
                 f"a lower bound of its noise")
     if not noise.measured:
         return (f"noise: seed-to-seed noise not measured ({noise.reason or 'not measured'}); ± is the binomial error of "
-                f"{images} only, which understates the proxy's uncertainty")
+                f"{images} only, which understates the {evaluator}'s uncertainty")
     values = ", ".join(f"{a:.1%}" for a in noise.accuracies)
     cost = f"; {noise.extra_runs} extra proxy training(s), {noise.extra_seconds:.0f}s" if noise.extra_runs else ""
     return (f"noise: {noise.network or 'the vanilla baseline'} proxy-trained with seeds "
@@ -73,7 +73,7 @@ def agreement_lines(agreement: Sequence[RankAgreement], what: str = "the refined
     lines = [f"  rank agreement with {what} (n = {agreement[0].count}):"]
     lines += [f"    {agreement_line(item)}" for item in agreement]
     if not agreement[0].beats(agreement[1]):
-        lines.append(SUPERNET_FLOPS_WARNING if agreement[0].predictor == "supernet score" else FLOPS_WARNING)
+        lines.append(SUPERNET_FLOPS_WARNING if agreement[0].predictor == SCORE_NAMES["supernet"] else FLOPS_WARNING)
     return lines
 
 
@@ -83,10 +83,13 @@ def refinement_lines(results: StudyResults) -> list[str]:
     if not meta.refined or meta.refinement is None:
         return []
     refined = sum(1 for t in results.trials if t.refined_seeds)
-    proxy_epochs = meta.definition.proxy.epochs if meta.definition else "?"
+    if results.evaluator == "supernet":
+        before, beside = "the trials were scored with the supernet's weights", "the supernet's score beside it"
+    else:
+        before = f"proxy: {meta.definition.proxy.epochs if meta.definition else '?'}"
+        beside = "the proxy's beside it"
     header = (f"refined: {refined} networks retrained with {meta.refinement.settings.seeds} seeds, "
-              f"{meta.refinement.epochs} epochs (proxy: {proxy_epochs}); "
-              "the front below uses the refined accuracy, the proxy's beside it")
+              f"{meta.refinement.epochs} epochs ({before}); the front below uses the refined accuracy, {beside}")
     return [header] + agreement_lines(results.agreement())
 
 
@@ -131,10 +134,10 @@ def _latency(trial: ScoredTrial) -> str:
     return f"{ms:.2f}" + ("" if math.isnan(sigma) else f" ± {sigma:.2f}")
 
 
-def front_text(front: Sequence[FrontPoint], versus: ScoredTrial | None = None) -> str:
+def front_text(front: Sequence[FrontPoint], versus: ScoredTrial | None = None, evaluator: str = "proxy") -> str:
     """The front as a text table; with ``versus`` (a baseline), each point's difference from it.
 
-    Accuracies carry ``±`` (one standard uncertainty, in points); a refined front shows the proxy's accuracy
+    Accuracies carry ``±`` (one standard uncertainty, in points); a refined front shows the ``evaluator``'s score
     beside the refined one; "~" marks points that are on the front only because the noise hides a difference.
     """
     refined = any(p.trial.basis == "refined" for p in front)
@@ -150,7 +153,7 @@ def front_text(front: Sequence[FrontPoint], versus: ScoredTrial | None = None) -
         columns.append(("front", lambda p: "" if p.strict else "~"))
     columns.append(("refined accuracy" if refined else "accuracy", lambda p: format_accuracy(p.trial.accuracy, p.trial.sigma)))
     if refined:
-        columns.append(("proxy accuracy", lambda p: format_accuracy(p.trial.proxy_accuracy, p.trial.proxy_sigma)))
+        columns.append((SCORE_NAMES[evaluator], lambda p: format_accuracy(p.trial.proxy_accuracy, p.trial.proxy_sigma)))
     if versus is not None:
         columns.append((f"vs {versus.record.baseline} (points)", lambda p: against(p.trial)))
     columns.append(("FLOPs (MACs)", lambda p: format_count(p.trial.value("flops"))))
@@ -171,7 +174,7 @@ def show_text(results: StudyResults, strict: bool = False) -> str:
     kind = "strict" if strict else "noise-aware"
     lines = [f"study {results.name!r}: {len(results.trials)} trials; FLOPs are multiply-accumulates; {kind} front",
              noise_line(results.noise, results.evaluator), *refinement_lines(results)]
-    return "\n".join(lines + [front_text(front, versus=results.reference_baseline())])
+    return "\n".join(lines + [front_text(front, versus=results.reference_baseline(), evaluator=results.evaluator)])
 
 
 def ulsam_slots_line(searched: SearchSpace, hidden: Sequence[HiddenSlot], deployment: int, proxy: int) -> str:
