@@ -1,6 +1,6 @@
 """Supernet fidelity: do a supernet's inherited-weight scores rank networks like long stand-alone training?
 
-    python -m benchmarks.supernet_fidelity --data /tmp/cifar5-dev [--epochs 20] [--sampling uniform|sandwich]
+    python -m benchmarks.supernet_fidelity --data /tmp/cifar5-dev [--epochs 20] [--sampling uniform|sandwich|sandwich-distill]
         [--seeds 3] [--workers 2] [--results benchmarks/supernet/cifar5-dev-SAMPLING.json]
         [--reference benchmarks/reference/cifar5-dev.json] [--report]
 
@@ -17,7 +17,8 @@ training plus scoring N children against training every one of them stand-alone 
 (N = 60 and 300). The supernets hold the whole bundled space: a search at 32 px leaves out the ULSAM slots on
 maps of 2x2 or less (issue 17, part 3) and so could not score the reference's late-ULSAM networks; its smaller
 supernet may rank differently. ``--sampling sandwich`` trains four children per step (the largest, the smallest, two drawn)
-instead of one: compare the two files' tables at their costs.
+instead of one, ``sandwich-distill`` the same with the three after the largest learning from its predictions:
+compare the files' tables at their costs.
 """
 
 from __future__ import annotations

@@ -67,8 +67,8 @@ class Supernet(nn.Module):
 
     def sample_each_step(self, seed: int, rule: str = "uniform") -> None:
         """In training mode, run a new child on every forward pass, reproducibly from ``seed``: uniformly drawn
-        (``uniform``, SPOS), or in turn the largest, the smallest and two drawn (``sandwich``, BigNAS; the loop
-        runs :data:`SANDWICH_PASSES` passes per step)."""
+        (``uniform``, SPOS), or in turn the largest, the smallest and two drawn (``sandwich`` and
+        ``sandwich-distill``, BigNAS; the loop runs :data:`SANDWICH_PASSES` passes per step, the largest first)."""
         if rule not in SAMPLING_RULES:
             raise ValueError(f"supernet sampling: unknown rule {rule!r}; valid: {', '.join(SAMPLING_RULES)}")
         rng = random.Random(seed)

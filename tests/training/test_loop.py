@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ulsam_nas import runtime
@@ -235,3 +236,28 @@ def test_several_passes_per_step_step_once_on_their_mean_gradient():
     for a, b in zip(model.parameters(), twice.parameters()):
         torch.testing.assert_close(a, b)
     assert twice_stats.mean_loss == pytest.approx(once_stats.mean_loss)
+
+
+class Turns(nn.Module):
+    """Returns the next of fixed logit tables on each forward pass (a supernet's children, one per pass)."""
+
+    def __init__(self, *tables: list[list[float]]) -> None:
+        super().__init__()
+        self.tables, self.calls = [torch.tensor(t) for t in tables], 0
+        self.bias = nn.Parameter(torch.zeros(()))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.tables[(self.calls - 1) % len(self.tables)][: len(images)] + self.bias
+
+
+def test_in_place_distillation_teaches_the_later_passes_the_first_pass_predictions():
+    images, labels = tiny_data(4)
+    first, second = [[2.0, 0.0, -1.0]] * 4, [[0.0, 1.0, 0.5]] * 4
+    teacher = torch.tensor(first).softmax(dim=1)
+    expected = (F.cross_entropy(torch.tensor(first), labels) + F.cross_entropy(torch.tensor(second), teacher)) / 2
+    distilled = run_epoch(Turns(first, second), images, labels, batch_size=4, passes=2, distill=True)
+    assert distilled.mean_loss == pytest.approx(float(expected), rel=1e-5)
+    from_labels = (F.cross_entropy(torch.tensor(first), labels) + F.cross_entropy(torch.tensor(second), labels)) / 2
+    plain = run_epoch(Turns(first, second), images, labels, batch_size=4, passes=2)
+    assert plain.mean_loss == pytest.approx(float(from_labels), rel=1e-5) and plain.mean_loss != distilled.mean_loss

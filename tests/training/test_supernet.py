@@ -22,7 +22,7 @@ def data():
     return load_dataset("digits", 16, train_subset=128)
 
 
-@pytest.mark.parametrize("sampling", ["uniform", "sandwich"])
+@pytest.mark.parametrize("sampling", ["uniform", "sandwich", "sandwich-distill"])
 def test_a_resumed_training_ends_with_the_weights_of_an_uninterrupted_one(data, tmp_path, sampling):
     settings = dataclasses.replace(SETTINGS, sampling=sampling)
     straight = train_supernet(SPACE, 0.35, data, settings, tmp_path / "straight.pt")

@@ -57,8 +57,9 @@ def search(
     supernet_epochs: Annotated[Optional[int], typer.Option(help=default_help(
         "Supernet training epochs on all the training images (--evaluator supernet).", _SEARCH.supernet.epochs))] = None,
     supernet_sampling: Annotated[Optional[str], typer.Option(help=default_help(
-        "Children trained per supernet step: uniform (one drawn, SPOS) or sandwich (the largest, the smallest and "
-        "two drawn: four times the compute, BigNAS).", _SEARCH.supernet.sampling))] = None,
+        "Children trained per supernet step: uniform (one drawn, SPOS), sandwich (the largest, the smallest and "
+        "two drawn: four times the compute, BigNAS) or sandwich-distill (the sandwich, the three after the largest "
+        "learning from its predictions: in-place distillation).", _SEARCH.supernet.sampling))] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for proxy training (default: PyTorch's).")] = None,
     device: Annotated[Optional[str], typer.Option(help=default_help(
         "Proxy training device: cpu or cuda.", _PROXY.device))] = None,

@@ -130,6 +130,7 @@ def train_one_epoch(
     check_every_step: bool | None = None,
     max_grad_norm: float | None = None,
     passes: int = 1,
+    distill: bool = False,
 ) -> EpochStats:
     """One pass over ``images`` (uint8, on the CPU or on ``mean``'s device) in the order ``order``.
 
@@ -141,7 +142,9 @@ def train_one_epoch(
     on the GPU, so that no step waits for the host). With ``max_grad_norm`` the gradient's norm is
     clipped to it before every step (the recipe's guard against spikes, ``recipe.GRAD_CLIP``). With ``passes``
     above 1 each step runs that many forward and backward passes on its batch and steps once on their mean
-    gradient (a supernet draws another child per pass: the sandwich rule); the loss reported is their mean.
+    gradient (a supernet draws another child per pass: the sandwich rule); the loss reported is their mean. With
+    ``distill`` the passes after the first learn from the first pass's predictions instead of the labels (in-place
+    distillation: the sandwich's largest child teaches the others).
     """
     started = time.perf_counter()
     device = mean.device
@@ -160,10 +163,16 @@ def train_one_epoch(
         targets = labels[batch].to(device)
         optimizer.zero_grad(set_to_none=True)
         loss = torch.zeros((), device=device)
-        for _ in range(passes):
+        teacher = None
+        for turn in range(passes):
             with mixed_precision(device):
-                logits = model(inputs)
-            one = F.cross_entropy(logits.float(), targets, label_smoothing=label_smoothing) / passes
+                logits = model(inputs).float()
+            if teacher is None:
+                one = F.cross_entropy(logits, targets, label_smoothing=label_smoothing) / passes
+            else:
+                one = F.cross_entropy(logits, teacher) / passes  # soft targets: the teacher's probabilities
+            if distill and turn == 0:
+                teacher = logits.detach().softmax(dim=1)
             one.backward()
             loss += one.detach()
         finite &= torch.isfinite(loss)

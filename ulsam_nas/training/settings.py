@@ -118,7 +118,9 @@ class ProxySettings(Recipe):
         return cls(**_legacy(values, recipe.BEFORE_PROXY), **machine)
 
 
-SAMPLING_RULES = ("uniform", "sandwich")  # how a supernet draws the children it trains
+# How a supernet draws the children it trains: one per step (SPOS); the sandwich rule (BigNAS); the sandwich rule
+# with in-place distillation (BigNAS: the largest child learns from the labels, the others from its predictions).
+SAMPLING_RULES = ("uniform", "sandwich", "sandwich-distill")
 SANDWICH_PASSES = 4  # the sandwich rule: the largest, the smallest and two drawn children per step
 
 
@@ -127,7 +129,8 @@ class SupernetSettings(Recipe):
     """Supernet training (``training/supernet.py``): one long run that trains every network of a space at once.
 
     ``recalibration_images`` training images re-estimate each child's BatchNorm statistics before it is scored
-    (Once-for-All used about 2,000). ``sampling`` "sandwich" runs four children per step (four times the compute).
+    (Once-for-All used about 2,000). ``sampling`` "sandwich" runs four children per step (four times the compute);
+    "sandwich-distill" trains the three after the largest on its predictions instead of the labels.
     """
 
     epochs: int = 12
@@ -135,7 +138,7 @@ class SupernetSettings(Recipe):
     train_subset: int | None = None  # None: all the training images
     seed: int = 0
     recalibration_images: int = 2000
-    sampling: str = "uniform"  # a child per step (SPOS), or "sandwich": largest, smallest and two drawn (BigNAS)
+    sampling: str = "uniform"  # one of SAMPLING_RULES
     threads: int | None = None
     device: str = "cpu"
 
@@ -151,7 +154,12 @@ class SupernetSettings(Recipe):
     @property
     def passes(self) -> int:
         """Forward and backward passes per training step."""
-        return SANDWICH_PASSES if self.sampling == "sandwich" else 1
+        return 1 if self.sampling == "uniform" else SANDWICH_PASSES
+
+    @property
+    def distill(self) -> bool:
+        """Whether the passes after the first (the largest child) learn from its predictions (in-place distillation)."""
+        return self.sampling == "sandwich-distill"
 
     def defining(self) -> dict[str, Any]:
         """What makes two supernets the same: everything but threads and device."""

@@ -73,7 +73,7 @@ def train_supernet(space: SearchSpace, width: float, data: ImageData, settings: 
             stats = train_one_epoch(supernet, images, labels, order, optimizer, scheduler, mean, std,
                                     batch_size=settings.batch_size, epoch=epoch,
                                     label_smoothing=settings.label_smoothing, max_grad_norm=settings.grad_clip,
-                                    passes=settings.passes)
+                                    passes=settings.passes, distill=settings.distill)
             save_checkpoint({"key": key, "epoch": epoch, "model": supernet.state_dict(),
                              "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                              "order_rng": generator.get_state(), "torch_rng": torch.get_rng_state()}, path)
