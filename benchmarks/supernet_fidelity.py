@@ -1,7 +1,7 @@
 """Supernet fidelity: do a supernet's inherited-weight scores rank networks like long stand-alone training?
 
     python -m benchmarks.supernet_fidelity --data /tmp/cifar5-dev [--epochs 20] [--sampling uniform|sandwich|sandwich-distill]
-        [--seeds 3] [--workers 2] [--results benchmarks/supernet/cifar5-dev-SAMPLING.json]
+        [--widths separate|sliced] [--seeds 3] [--workers 2] [--results benchmarks/supernet/cifar5-dev-SAMPLING.json]
         [--reference benchmarks/reference/cifar5-dev.json] [--report]
 
 One supernet per width of the bundled MobileNet-V2 space (``ulsam_nas/supernet.py``: Once-for-All's elastic
@@ -17,8 +17,9 @@ training plus scoring N children against training every one of them stand-alone 
 (N = 60 and 300). The supernets hold the whole bundled space: a search at 32 px leaves out the ULSAM slots on
 maps of 2x2 or less (issue 17, part 3) and so could not score the reference's late-ULSAM networks; its smaller
 supernet may rank differently. ``--sampling sandwich`` trains four children per step (the largest, the smallest, two drawn)
-instead of one, ``sandwich-distill`` the same with the three after the largest learning from its predictions:
-compare the files' tables at their costs.
+instead of one, ``sandwich-distill`` the same with the three after the largest learning from its predictions;
+``--widths sliced`` trains one supernet for all widths (channel slicing; one process) instead of one per width
+(results in ``...-SAMPLING-sliced.json``): compare the files' tables at their costs.
 """
 
 from __future__ import annotations
@@ -38,25 +39,27 @@ from ulsam_nas.costs import measure_costs
 from ulsam_nas.data import load_dataset
 from ulsam_nas.ranks import kendall_tau, rank_agreement, spearman_rho, top_recall
 from ulsam_nas.space import load_space
-from ulsam_nas.training.settings import SAMPLING_RULES, SupernetSettings
+from ulsam_nas.training.settings import SAMPLING_RULES, WIDTH_SHARING, SupernetSettings
 from ulsam_nas.training.supernet import SupernetEvaluator, train_supernet
 
 from . import reference
 from .proxy_fidelity import depth_bias
 from .runstore import RunStore, spawn_workers
 
-RESULTS = "benchmarks/supernet/cifar5-dev-{sampling}.json"
+RESULTS = "benchmarks/supernet/cifar5-dev-{variant}.json"  # the sampling rule, and "-sliced" for sliced widths
 SPACE = "mobilenet_v2"
 CANDIDATES = (60, 300)  # children scored by a search, for the cost comparison
 
 
-def networks_of(width: float) -> dict:
-    return {name: config for name, config in reference.NETWORKS.items() if config.width == width}
+def networks_of(width: float | None) -> dict:
+    """The reference's networks at ``width`` (None: all of them)."""
+    return {name: config for name, config in reference.NETWORKS.items() if width in (None, config.width)}
 
 
 def train_width(store: RunStore, run: str, data_path: str, settings: SupernetSettings, seeds: int) -> None:
-    """Train (or continue) the supernet of one width, score the reference's networks of that width, store it."""
-    width = float(run.lstrip("w"))
+    """Train (or continue) the supernet of one width ("wall": of every width, channels sliced), score the
+    reference's networks it holds, store it."""
+    width = None if run == "wall" else float(run.lstrip("w"))
     space = load_space(SPACE)
     data = load_dataset(f"imagefolder:{data_path}", settings.resolution)
     folder = store.folder(run)
@@ -70,7 +73,7 @@ def train_width(store: RunStore, run: str, data_path: str, settings: SupernetSet
         print(f"  supernet {run} epoch {epoch}/{settings.epochs}: loss {loss:.3f}, {epoch_seconds:.0f}s", flush=True)
 
     supernet = train_supernet(space, width, data, settings, folder / "supernet.pt", on_epoch=heard)
-    evaluator = SupernetEvaluator({width: supernet}, data, settings)
+    evaluator = SupernetEvaluator({w: supernet for w in supernet.widths}, data, settings)
     scores, score_seconds = {}, []
     for name, config in networks_of(width).items():
         child = dataclasses.replace(config, num_classes=data.num_classes)
@@ -101,8 +104,9 @@ def report(store: dict, truth_store: dict) -> str:
     score_seconds = statistics.mean(run["score_seconds"] for run in runs.values())
     standalone = statistics.mean(sum(truth[reference.key(n, 0)]["epoch_seconds"]) for n in names)
     settings = store.get("settings", {})
+    widths = ", ".join("all (channels sliced)" if r["width"] is None else str(r["width"]) for r in runs.values())
     lines = [f"Supernet fidelity against the reference ({len(names)} networks; supernets of widths "
-             f"{', '.join(str(r['width']) for r in runs.values())}, {settings.get('epochs')} epochs at "
+             f"{widths}, {settings.get('epochs')} epochs at "
              f"{settings.get('resolution')} px; {store.get('machine')})",
              "| predictor | Kendall tau (95% interval) | tau of one draw | Spearman rho | top-3 recall (of 3, in the best 5) "
              "| depth bias (points per dropped block, +-SE) |", "| --- | --- | --- | --- | --- | --- |",
@@ -126,6 +130,8 @@ def main() -> None:
     parser.add_argument("--data", help="an image folder with train/ and test/ (or val/) class folders")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--sampling", default="uniform", choices=SAMPLING_RULES)
+    parser.add_argument("--widths", default="separate", choices=WIDTH_SHARING,
+                        help="a supernet per width, or one for all (channels sliced: one run, one process)")
     parser.add_argument("--seeds", type=int, default=3, help="draws of the BatchNorm re-estimation images")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--results", type=Path, default=None)
@@ -133,10 +139,13 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="print the table from stored runs, train nothing")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    results = args.results or Path(RESULTS.format(sampling=args.sampling))
-    store = RunStore(results, Path(f"benchmarks/reference/runs/supernet-{args.sampling}"))
-    settings = SupernetSettings(epochs=args.epochs, resolution=reference.RESOLUTION, threads=1, sampling=args.sampling)
-    runs = [f"w{width}" for width in sorted({c.width for c in reference.NETWORKS.values()}, reverse=True)]
+    variant = args.sampling + ("" if args.widths == "separate" else f"-{args.widths}")
+    results = args.results or Path(RESULTS.format(variant=variant))
+    store = RunStore(results, Path(f"benchmarks/reference/runs/supernet-{variant}"))
+    settings = SupernetSettings(epochs=args.epochs, resolution=reference.RESOLUTION, threads=1, sampling=args.sampling,
+                                width_sharing=args.widths)
+    runs = (["wall"] if args.widths == "sliced" else
+            [f"w{width}" for width in sorted({c.width for c in reference.NETWORKS.values()}, reverse=True)])
     if not args.report:
         if not args.data:
             parser.error("--data is needed to train")
@@ -147,7 +156,7 @@ def main() -> None:
             print(f"done in {time.perf_counter() - started:.0f}s", flush=True)
         else:
             spawn_workers("benchmarks.supernet_fidelity", ["--data", args.data, "--epochs", str(args.epochs), "--seeds",
-                                                           str(args.seeds), "--sampling", args.sampling, "--results",
+                                                           str(args.seeds), "--sampling", args.sampling, "--widths", args.widths, "--results",
                                                            str(results)], args.workers)
     if not args.worker:
         truth = json.loads(args.reference.read_text()) if args.reference.exists() else {}

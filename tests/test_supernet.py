@@ -105,3 +105,45 @@ def test_a_network_the_supernet_does_not_hold_is_refused_in_one_line(supernet):
         assert "\n" not in str(error.value)
     with pytest.raises(ValueError, match="not one of the space's widths"):
         Supernet(SPACE, 1.0, num_classes=3)
+
+
+@pytest.fixture(scope="module")
+def sliced():
+    """One supernet of both widths: the narrower children run on the first channels of the wider weights."""
+    torch.manual_seed(0)
+    net = Supernet(SPACE, None, num_classes=3)
+    with torch.no_grad():
+        net.train()
+        net.sample_each_step(0)
+        for _ in range(4):
+            net(torch.randn(4, 3, 64, 64))
+    return net.eval()
+
+
+@pytest.mark.parametrize("width", SPACE.widths)
+def test_a_channel_sliced_child_is_the_stand_alone_network_with_the_first_channels(sliced, width):
+    rng = random.Random(width)
+    for config in [SPACE.sample(rng, 3, width=width), SPACE.largest(3, width)]:
+        child = sliced.child(config)
+        assert [(k, v.shape) for k, v in child.state_dict().items()] == \
+               [(k, v.shape) for k, v in build_model(config).state_dict().items()]
+        sliced.select(config)
+        x = torch.randn(2, 3, 64, 64)
+        with torch.no_grad():
+            torch.testing.assert_close(child.eval()(x), sliced(x))
+    first = sliced.body.features[1].block.conv[0][0].weight  # the 3x3 depthwise of block 1, at the widest
+    narrow = sliced.child(SPACE.largest(3, width)).features[1].block.conv[0][0].weight
+    torch.testing.assert_close(narrow, first[: len(narrow)])
+
+
+def test_a_narrow_child_trains_the_first_channels_of_the_shared_weights_only():
+    net = Supernet(SPACE, None, num_classes=3).train()
+    assert not any(key.startswith("_narrower") for key in net.state_dict())  # shapes only, never saved
+    net.select(SPACE.cheapest(3, 0.35))
+    net(torch.randn(4, 3, 64, 64)).sum().backward()
+    narrow = ArchConfig(width=0.35).blocks[17].out_channels  # 112 of block 17's 160 output channels at 0.5
+    projection = net.body.features[17].block.conv[-2].weight.grad
+    assert projection[:narrow].abs().sum() > 0 and projection[narrow:].abs().sum() == 0
+    assert net.attention["4_2_w0_5"].pointwise.weight.grad is None
+    with pytest.raises(ValueError, match=r"widths \[0.35, 0.5\]"):
+        net.child(ArchConfig(width=1.0, num_classes=3))

@@ -2,8 +2,10 @@
 
 Elastic depth is Once-for-All's: a child keeps the first ``d`` blocks of each stage (the canonical form), so a
 block's weights serve every child that keeps it. Each ULSAM slot holds one ULSAM per subspace count (they are
-tiny; sharing one across counts would mix attention maps that mean different things). One supernet per width:
-channel slicing across widths is left until it is measured against this.
+tiny; sharing one across counts would mix attention maps that mean different things). Widths: one supernet per
+width, or one for all of them (``width=None``) whose narrower children use the first channels of every layer
+(Once-for-All's channel slicing); ULSAM stays separate per width there too, since slicing would regroup its
+subspaces.
 
 Training needs no loop of its own: in training mode each forward pass runs a child drawn at random
 (:meth:`Supernet.sample_each_step`, uniform single paths as in SPOS), so the one training loop's step trains it.
@@ -20,6 +22,7 @@ from typing import Callable
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from .builder import UlsamMobileNet, build_model, init_weights
 from .config import ArchConfig
@@ -30,30 +33,46 @@ from .ulsam import ULSAM
 __all__ = ["Supernet"]
 
 
-def _slot_key(block: int, subspaces: int) -> str:
-    return f"{block}_{subspaces}"
+def _slot_key(block: int, subspaces: int, width: float | None = None) -> str:
+    """A ULSAM's name; a supernet of every width names the width too (no dots: ModuleDict keys)."""
+    return f"{block}_{subspaces}" if width is None else f"{block}_{subspaces}_w{str(width).replace('.', '_')}"
+
+
+def _sliced(tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """The first entries of ``tensor`` along every dimension, as a view: a narrower layer's weights."""
+    return tensor[tuple(slice(0, size) for size in shape)]
 
 
 class Supernet(nn.Module):
-    """Every network of ``space`` at ``width`` with ``num_classes`` outputs; :meth:`select` picks the active one."""
+    """Every network of ``space`` at ``width`` (None: at every width, channels sliced) with ``num_classes``
+    outputs; :meth:`select` picks the active one."""
 
-    def __init__(self, space: SearchSpace, width: float, num_classes: int) -> None:
+    def __init__(self, space: SearchSpace, width: float | None, num_classes: int) -> None:
         super().__init__()
-        if width not in space.widths:
+        if width is not None and width not in space.widths:
             raise ValueError(f"supernet: width {width} is not one of the space's widths {list(space.widths)}")
         self.space, self.width, self.num_classes = space, width, num_classes
-        full = ArchConfig(backbone=space.backbone, width=width, num_classes=num_classes)
-        self.body = build_model(full)  # every block, no ULSAM: the blocks, the head and the classifier
-        self.attention = nn.ModuleDict({_slot_key(block, g): ULSAM(full.blocks[block].out_channels, g)
-                                        for block in space.ulsam_after for g in space.subspace_choices(block, width)})
+        self.widths = tuple(space.widths) if width is None else (width,)
+        widest = max(self.widths)
+        self.body = build_model(ArchConfig(backbone=space.backbone, width=widest, num_classes=num_classes))
+        self.attention = nn.ModuleDict({
+            _slot_key(block, g, None if width is not None else w):
+                ULSAM(ArchConfig(backbone=space.backbone, width=w).blocks[block].out_channels, g)
+            for w in self.widths for block in space.ulsam_after for g in space.subspace_choices(block, w)})
         init_weights(self.attention)  # as build_model initialises a ULSAM
+        # Narrower networks' layer shapes, run with the widest's sliced weights (not modules of this one: their
+        # own weights are never used nor saved).
+        self._narrower = {w: build_model(ArchConfig(backbone=space.backbone, width=w, num_classes=num_classes))
+                          for w in self.widths if w != widest}
         self.active = space.largest(num_classes, width)
         self._sampler: Callable[[], ArchConfig] | None = None
 
     def check(self, config: ArchConfig) -> ArchConfig:
         """``config`` in canonical form, or a one-line ValueError where this supernet does not hold it."""
-        if (config.backbone, config.width, config.num_classes) != (self.space.backbone, self.width, self.num_classes):
-            raise ValueError(f"supernet: holds {self.space.backbone} networks at width {self.width} with "
+        if (config.backbone, config.num_classes) != (self.space.backbone, self.num_classes) \
+                or config.width not in self.widths:
+            at = f"width {self.width}" if self.width is not None else f"widths {list(self.widths)}"
+            raise ValueError(f"supernet: holds {self.space.backbone} networks at {at} with "
                              f"{self.num_classes} classes, not {config.summary()} with {config.num_classes}")
         config = config.canonical()
         if self.space.params_for(config) is None:
@@ -88,17 +107,32 @@ class Supernet(nn.Module):
 
         self._sampler = sandwich
 
+    def _attention(self, after: int, subspaces: int, width: float) -> nn.Module:
+        return self.attention[_slot_key(after, subspaces, None if self.width is not None else width)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         config = self._sampler() if self._sampler is not None and self.training else self.active
         dropped = set(config.drop)
-        attention = {p.after: self.attention[_slot_key(p.after, p.subspaces)] for p in config.ulsam}
+        attention = {p.after: self._attention(p.after, p.subspaces, config.width) for p in config.ulsam}
+        narrower = self._narrower.get(config.width)
         for index, feature in enumerate(self.body.features):
             if index in dropped:
                 continue
-            x = feature.block(x)
+            x = feature.block(x) if narrower is None else self._run_sliced(narrower.features[index].block, feature.block, x)
             if index in attention:
                 x = attention[index](x)
-        return self.body.classifier(torch.flatten(self.body.pool(x), 1))
+        x = torch.flatten(self.body.pool(x), 1)
+        return self.body.classifier(x) if narrower is None else self._run_sliced(narrower.classifier, self.body.classifier, x)
+
+    @staticmethod
+    def _run_sliced(narrow: nn.Module, wide: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """``narrow``'s layers run with the first channels of ``wide``'s weights and BatchNorm statistics (views:
+        gradients and statistics' updates reach the wide ones)."""
+        wide_tensors = dict(itertools.chain(wide.named_parameters(), wide.named_buffers()))
+        sliced = {name: _sliced(wide_tensors[name], tensor.shape)
+                  for name, tensor in itertools.chain(narrow.named_parameters(), narrow.named_buffers())}
+        narrow.train(wide.training)
+        return functional_call(narrow, sliced, (x,))
 
     def child(self, config: ArchConfig) -> UlsamMobileNet:
         """``config`` as a stand-alone network (``build_model``'s) holding this supernet's weights for it."""
@@ -106,8 +140,8 @@ class Supernet(nn.Module):
         model = build_model(config)
         source = self.body.state_dict()
         for placement in config.ulsam:
-            slot = self.attention[_slot_key(placement.after, placement.subspaces)].state_dict()
+            slot = self._attention(placement.after, placement.subspaces, config.width).state_dict()
             source.update({f"features.{placement.after}.attention.{key}": value for key, value in slot.items()})
-        model.load_state_dict({key: source[key].clone() for key in model.state_dict()})
+        model.load_state_dict({key: _sliced(source[key], value.shape).clone() for key, value in model.state_dict().items()})
         return model
 

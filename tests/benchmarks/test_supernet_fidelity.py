@@ -16,9 +16,12 @@ def test_the_report_ranks_the_supernet_against_the_reference_with_its_cost():
     # 60 children: 2 h + 6 min against 60 x 20 min = 20 h
     assert "cost for 60 children: supernets 2.00 h + 60 x 6.0 s scoring = 2.10 h, against 60 x 20 min stand-alone = 20 h: 1/10 of it" in table
     assert "nothing to compare yet" in report({"runs": {}}, truth)
+    sliced = {"runs": {"wall": store["runs"]["w1.0"] | {"width": None}}, "settings": store["settings"], "machine": "m"}
+    assert "supernets of widths all (channels sliced)" in report(sliced, truth)
 
 
 def test_each_width_scores_the_reference_networks_of_that_width():
     assert set(networks_of(0.5)) == {"w0.5 vanilla", "w0.5 drop 10,13,16 + ulsam 17:4",
                                       "w0.5 drop 3,6,9,10,16 + ulsam 4:2,11:4", "w0.5 drop all 10"}
     assert sum(len(networks_of(w)) for w in (0.5, 0.75, 1.0)) == len(reference.NETWORKS)
+    assert networks_of(None) == reference.NETWORKS  # the supernet of every width (channels sliced) scores them all

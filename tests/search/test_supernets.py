@@ -1,6 +1,8 @@
 """Searching with the supernet evaluator: trained once before the first trial, kept beside the study, reused on
 resume and by other studies, continued after an interrupt, refused for a study made with the proxy."""
 
+import dataclasses
+
 import pytest
 import yaml
 
@@ -36,6 +38,19 @@ def test_a_supernet_checkpoint_is_named_by_what_it_was_trained_for(tmp_path, tin
     assert one != supernet_path(tmp_path, space, "other", 0.35, TINY_SUPERNET)
     longer = SupernetSettings(epochs=3, batch_size=32, train_subset=96, recalibration_images=64)
     assert one != supernet_path(tmp_path, space, "digits", 0.35, longer)
+    assert "width_sharing" not in TINY_SUPERNET.defining()  # the default: supernets trained before it keep their names
+    sliced = dataclasses.replace(TINY_SUPERNET, width_sharing="sliced")
+    assert supernet_path(tmp_path, space, "digits", None, sliced).name.startswith(f"{space.name}-wall-")
+
+
+@pytest.mark.slow
+def test_a_search_with_sliced_widths_trains_one_supernet_and_scores_every_width_with_it(tmp_path, tiny_space):
+    heard = []
+    sliced = dataclasses.replace(TINY_SUPERNET, width_sharing="sliced")
+    outcome = run_search(settings(tmp_path, tiny_space, supernet=sliced, trials=6), on_supernet=heard.append)
+    assert [(e.width, e.epoch) for e in heard] == [(None, 1), (None, 2)]
+    scored = [t.record for t in outcome.results().trials if t.record.evaluated]
+    assert len({r.arch_config().width for r in scored}) > 1 and all(0 <= r.accuracy <= 1 for r in scored)
 
 
 @pytest.mark.slow

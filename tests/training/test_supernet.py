@@ -22,23 +22,25 @@ def data():
     return load_dataset("digits", 16, train_subset=128)
 
 
-@pytest.mark.parametrize("sampling", ["uniform", "sandwich", "sandwich-distill"])
-def test_a_resumed_training_ends_with_the_weights_of_an_uninterrupted_one(data, tmp_path, sampling):
-    settings = dataclasses.replace(SETTINGS, sampling=sampling)
-    straight = train_supernet(SPACE, 0.35, data, settings, tmp_path / "straight.pt")
+@pytest.mark.parametrize("sampling, sliced", [("uniform", False), ("sandwich", False), ("sandwich-distill", False),
+                                              ("uniform", True)])
+def test_a_resumed_training_ends_with_the_weights_of_an_uninterrupted_one(data, tmp_path, sampling, sliced):
+    settings = dataclasses.replace(SETTINGS, sampling=sampling, width_sharing="sliced" if sliced else "separate")
+    space, width = (dataclasses.replace(SPACE, widths=(0.35, 0.5)), None) if sliced else (SPACE, 0.35)
+    straight = train_supernet(space, width, data, settings, tmp_path / "straight.pt")
 
     def cut_off(epoch, *_):
         raise KeyboardInterrupt  # after the checkpoint of epoch 1: where a Ctrl-C or a kill leaves a run
 
     with pytest.raises(KeyboardInterrupt):
-        train_supernet(SPACE, 0.35, data, settings, tmp_path / "cut.pt", on_epoch=cut_off)
+        train_supernet(space, width, data, settings, tmp_path / "cut.pt", on_epoch=cut_off)
     epochs = []
-    resumed = train_supernet(SPACE, 0.35, data, settings, tmp_path / "cut.pt", on_epoch=lambda e, *_: epochs.append(e))
+    resumed = train_supernet(space, width, data, settings, tmp_path / "cut.pt", on_epoch=lambda e, *_: epochs.append(e))
     assert epochs == [2]  # only what was left
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
     finished = []
-    train_supernet(SPACE, 0.35, data, settings, tmp_path / "straight.pt", on_epoch=lambda e, *_: finished.append(e))
+    train_supernet(space, width, data, settings, tmp_path / "straight.pt", on_epoch=lambda e, *_: finished.append(e))
     assert finished == []  # a finished supernet is read back, not trained again
 
 

@@ -21,8 +21,9 @@ def _line(event: TrialEvent) -> str:
 def _supernet_line(epoch) -> str:
     """One line per supernet epoch trained, with the time its width has left at this pace."""
     left = (epoch.epochs - epoch.epoch) * epoch.seconds
-    return (f"supernet w{epoch.width} epoch {epoch.epoch}/{epoch.epochs}: loss {epoch.mean_loss:.3f}, "
-            f"{epoch.seconds:.0f}s (this width's rest: about {left / 60:.0f} min)")
+    which = "of every width" if epoch.width is None else f"w{epoch.width}"
+    return (f"supernet {which} epoch {epoch.epoch}/{epoch.epochs}: loss {epoch.mean_loss:.3f}, {epoch.seconds:.0f}s "
+            f"(this supernet's rest: about {left / 60:.0f} min)")
 
 
 def supernet_worker_line(epoch) -> None:

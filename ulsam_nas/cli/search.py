@@ -60,6 +60,9 @@ def search(
         "Children trained per supernet step: uniform (one drawn, SPOS), sandwich (the largest, the smallest and "
         "two drawn: four times the compute, BigNAS) or sandwich-distill (the sandwich, the three after the largest "
         "learning from its predictions: in-place distillation).", _SEARCH.supernet.sampling))] = None,
+    supernet_widths: Annotated[Optional[str], typer.Option(help=default_help(
+        "Supernets by width: separate (one per width of the space) or sliced (one for all, the narrower children "
+        "using the first channels of every layer, Once-for-All).", _SEARCH.supernet.width_sharing))] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for proxy training (default: PyTorch's).")] = None,
     device: Annotated[Optional[str], typer.Option(help=default_help(
         "Proxy training device: cpu or cuda.", _PROXY.device))] = None,
@@ -111,7 +114,8 @@ def search(
         batch_size=proxy_batch_size, threads=threads, device=device))
     latency = dataclasses.replace(base.latency, **given(device=latency_device, runtime=latency_runtime,
                                                          threads=latency_threads, table=latency_table))
-    supernet = dataclasses.replace(base.supernet, **given(epochs=supernet_epochs, sampling=supernet_sampling))
+    supernet = dataclasses.replace(base.supernet, **given(epochs=supernet_epochs, sampling=supernet_sampling,
+                                                          width_sharing=supernet_widths))
     settings = dataclasses.replace(base, proxy=proxy, latency=latency, supernet=supernet, **given(
         evaluator=evaluator,
         budgets=budget or None, objectives=objective or None, space=space, dataset=dataset, data_dir=data_dir,

@@ -45,7 +45,7 @@ class StudyEstimate:
     refine_factor: int = 1  # a refinement run trains on this many times the proxy's images
     refine_images: int | None = None  # training images of a refinement run (None: the proxy's)
     supernet_epoch: TrainingTime | None = None  # one epoch of supernet training (None: the proxy evaluator)
-    supernet_epochs: int = 0  # supernet epochs left to train, all widths together
+    supernet_epochs: int = 0  # supernet epochs left to train, every supernet's (one per width, or one) together
     proxy_run: TrainingTime | None = None  # one proxy training, which refinement scales from (None: ``trial``)
 
     @property

@@ -31,7 +31,7 @@ from .objective import Objective, Trainer
 from .plan import plan_search
 from .samplers import make_sampler
 from .settings import SearchSettings
-from .supernets import SupernetEpoch, prepare_supernets, supernet_folder, supernet_path, trained_epochs
+from .supernets import SupernetEpoch, prepare_supernets, supernet_folder, supernet_path, supernet_widths, trained_epochs
 from .reconnect import StorageUnavailable
 from .storage import (OrphanSweeper, StorageURL, StudyLock, cut_off_outcome, heartbeat_for, make_storage, stored_trial,
                       worker_id)
@@ -134,7 +134,8 @@ def run_search(
     if all_data is not None and _scores_anything(study_progress(backend, name, settings.objectives), settings):
         folder = supernet_folder(storage, settings.cache_dir)
         supernet_epochs = sum(settings.supernet.epochs - trained_epochs(
-            supernet_path(folder, space, all_data.name, width, settings.supernet_run)) for width in space.widths)
+            supernet_path(folder, space, all_data.name, width, settings.supernet_run))
+            for width in supernet_widths(space, settings.supernet))
     else:
         all_data = None  # a finished study needs no supernet (refinement trains stand-alone)
     # Before the study exists: a time budget that cannot fit must not leave a study with these settings behind.

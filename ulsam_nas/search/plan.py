@@ -77,8 +77,9 @@ def _refuse_supernet_study(study: StudyEstimate, budget: float, needed: int, don
                      f"{MIN_SEARCH_TRIALS} trials{f', {done} done' if done else ''}, "
                      f"{format_duration(needed * trial.trial_seconds)})"
                      + "".join(f" after {part}" for part in [" and ".join(study_extra_parts(study))] if part)
-                     + (f"; at most {fewer} supernet epochs fit, all widths together (--supernet-epochs counts one "
-                        "width's)" if fewer else "; no supernet training fits")
+                     + (f"; at most {fewer} supernet epochs fit, every supernet's together (--supernet-epochs counts "
+                        "one supernet's; there is one per width unless --supernet-widths sliced)" if fewer
+                        else "; no supernet training fits")
                      + f"; or a time budget of at least "
                        f"{format_duration(needed * trial.trial_seconds + study.extra_seconds)}")
 
@@ -159,7 +160,7 @@ def plan_search(settings: SearchSettings, space: SearchSpace, num_classes: int, 
     and when accuracy is an objective up to ``settings.refine.count`` networks are refined after the search
     with ``settings.refine`` on ``available_images`` training images (the dataset before the proxy's subset;
     None: counted as the proxy's ``train_images``). With the supernet evaluator ``supernet_epochs`` are left to
-    train (all widths together) before the first trial, which is then a scoring, not a training.
+    train (every supernet's together) before the first trial, which is then a scoring, not a training.
 
     With a time budget (and trials left) the noise runs and the refinement are taken out of the budget, the
     settings' trial count becomes what fits the rest (at most ``settings.trials``; a ValueError when not even

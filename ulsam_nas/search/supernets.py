@@ -1,7 +1,7 @@
 """A study's supernets: where they are kept, trained once and shared by every worker and resume.
 
 With ``evaluator: supernet`` a study scores candidates with the weights of one supernet per width of its space
-(``ulsam_nas/supernet.py``), trained before the first trial by the one training loop (``training/supernet.py``).
+(or one for every width, ``width_sharing: sliced``; ``ulsam_nas/supernet.py``), trained before the first trial by the one training loop (``training/supernet.py``).
 Each supernet's checkpoint is named by a hash of what it was trained for (space, dataset, width, settings), so
 a study resumed, another study of the same space and data, or another worker finds it and reuses it. It is kept
 beside a file storage (``studies.db`` -> ``studies.db.supernets/``) and, for a database server, in the cache
@@ -27,14 +27,14 @@ from ..training.settings import SupernetSettings
 from ..training.supernet import SupernetEvaluator, supernet_key, train_supernet
 from .urls import StorageURL
 
-__all__ = ["SupernetEpoch", "prepare_supernets", "supernet_folder", "supernet_path", "trained_epochs"]
+__all__ = ["SupernetEpoch", "prepare_supernets", "supernet_folder", "supernet_path", "supernet_widths", "trained_epochs"]
 
 
 @dataclass(frozen=True)
 class SupernetEpoch:
     """What the progress display hears after each supernet epoch."""
 
-    width: float
+    width: float | None  # None: the supernet of every width
     epoch: int
     epochs: int
     mean_loss: float
@@ -48,10 +48,16 @@ def supernet_folder(storage: StorageURL, cache_dir: str | None = None) -> Path:
     return (Path(cache_dir).expanduser() if cache_dir else default_cache_dir()) / "supernets"
 
 
-def supernet_path(folder: Path, space: SearchSpace, dataset: str, width: float, settings: SupernetSettings) -> Path:
+def supernet_widths(space: SearchSpace, settings: SupernetSettings) -> list[float | None]:
+    """The supernets a study trains, by width: one per width of the space, or one for all of them (None)."""
+    return list(space.widths) if settings.width_sharing == "separate" else [None]
+
+
+def supernet_path(folder: Path, space: SearchSpace, dataset: str, width: float | None,
+                  settings: SupernetSettings) -> Path:
     """The checkpoint of the supernet trained for exactly these: named by a hash of them."""
     key = json.dumps(supernet_key(space, dataset, width, settings), sort_keys=True)
-    return folder / f"{space.name}-w{width}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+    return folder / f"{space.name}-w{'all' if width is None else width}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
 
 
 def trained_epochs(path: Path) -> int:
@@ -78,16 +84,17 @@ def _held(path: Path, wait: bool = True) -> Iterator[bool]:
 
 def prepare_supernets(space: SearchSpace, data: ImageData, settings: SupernetSettings, folder: Path,
                       on_epoch: Callable[[SupernetEpoch], None] | None = None) -> SupernetEvaluator:
-    """One supernet per width of ``space`` trained on ``data`` (all its training images, or ``settings``' subset),
-    each trained, continued or read back under its lock; the evaluator that scores children with them.
+    """The supernets of ``space`` (:func:`supernet_widths`) trained on ``data`` (all its training images, or
+    ``settings``' subset), each trained, continued or read back under its lock; the evaluator that scores children
+    with them.
 
     A width another worker is training is skipped for one that nobody holds, so that workers train different
     widths side by side; when every width left is held, this process waits for the first and reads it back.
     """
     supernets = {}
-    pending = list(space.widths)
+    pending = supernet_widths(space, settings)
 
-    def train(width: float) -> None:
+    def train(width: float | None) -> None:
         def heard(epoch: int, loss: float, seconds: float) -> None:
             if on_epoch is not None:
                 on_epoch(SupernetEpoch(width, epoch, settings.epochs, loss, seconds))
@@ -95,7 +102,7 @@ def prepare_supernets(space: SearchSpace, data: ImageData, settings: SupernetSet
         supernets[width] = train_supernet(space, width, data, settings, path_of(width), on_epoch=heard)
         pending.remove(width)
 
-    def path_of(width: float) -> Path:
+    def path_of(width: float | None) -> Path:
         return supernet_path(folder, space, data.name, width, settings)
 
     while pending:
@@ -107,4 +114,6 @@ def prepare_supernets(space: SearchSpace, data: ImageData, settings: SupernetSet
         else:
             with _held(path_of(pending[0])):
                 train(pending[0])
+    if None in supernets:  # one for every width
+        supernets = {width: supernets[None] for width in space.widths}
     return SupernetEvaluator(supernets, data, settings)

@@ -16,7 +16,8 @@ from ..data.registry import DEFAULT_DATASET, check_cache_settings
 from . import recipe
 
 __all__ = ["AUTO", "AUTO_IMAGES", "AUTO_MAX_EPOCHS", "AUTO_SUBSET", "ProxySettings", "Recipe", "RefineSettings",
-           "SAMPLING_RULES", "SANDWICH_PASSES", "SupernetSettings", "TrainSettings", "check_run_settings", "epochs_for"]
+           "SAMPLING_RULES", "SANDWICH_PASSES", "SupernetSettings", "TrainSettings", "WIDTH_SHARING", "check_run_settings",
+           "epochs_for"]
 
 AUTO = "auto"
 # The default proxy by dataset size, chosen on the proxy-fidelity ladder (benchmarks/RESULTS.md, "Proxy
@@ -122,6 +123,9 @@ class ProxySettings(Recipe):
 # with in-place distillation (BigNAS: the largest child learns from the labels, the others from its predictions).
 SAMPLING_RULES = ("uniform", "sandwich", "sandwich-distill")
 SANDWICH_PASSES = 4  # the sandwich rule: the largest, the smallest and two drawn children per step
+# A supernet per width of the space, or one for all of them whose narrower children use the first channels of
+# every layer (Once-for-All's channel slicing).
+WIDTH_SHARING = ("separate", "sliced")
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ class SupernetSettings(Recipe):
     ``recalibration_images`` training images re-estimate each child's BatchNorm statistics before it is scored
     (Once-for-All used about 2,000). ``sampling`` "sandwich" runs four children per step (four times the compute);
     "sandwich-distill" trains the three after the largest on its predictions instead of the labels.
+    ``width_sharing`` "sliced" trains one supernet for every width of the space instead of one per width.
     """
 
     epochs: int = 12
@@ -139,6 +144,7 @@ class SupernetSettings(Recipe):
     seed: int = 0
     recalibration_images: int = 2000
     sampling: str = "uniform"  # one of SAMPLING_RULES
+    width_sharing: str = "separate"  # one of WIDTH_SHARING
     threads: int | None = None
     device: str = "cpu"
 
@@ -146,6 +152,8 @@ class SupernetSettings(Recipe):
         check_run_settings(self, prefix="supernet ", min_resolution=16)
         if self.sampling not in SAMPLING_RULES:
             raise ValueError(f"supernet sampling: must be {' or '.join(SAMPLING_RULES)}, got {self.sampling!r}")
+        if self.width_sharing not in WIDTH_SHARING:
+            raise ValueError(f"supernet width_sharing: must be {' or '.join(WIDTH_SHARING)}, got {self.width_sharing!r}")
         for name in ("train_subset", "recalibration_images"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 2):
@@ -162,8 +170,10 @@ class SupernetSettings(Recipe):
         return self.sampling == "sandwich-distill"
 
     def defining(self) -> dict[str, Any]:
-        """What makes two supernets the same: everything but threads and device."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("threads", "device")}
+        """What makes two supernets the same: everything but threads and device (and width sharing where it is
+        the default, as supernets trained before it existed were: they keep their names)."""
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if k not in ("threads", "device") and not (k == "width_sharing" and v == "separate")}
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,14 @@ from .settings import SupernetSettings
 __all__ = ["SupernetEvaluator", "supernet_key", "train_supernet"]
 
 
-def supernet_key(space: SearchSpace, dataset: str, width: float, settings: SupernetSettings) -> dict:
+def supernet_key(space: SearchSpace, dataset: str, width: float | None, settings: SupernetSettings) -> dict:
     """What a supernet was trained for: checked when its checkpoint is read back."""
     return {"space": space.to_dict(), "dataset": dataset, "width": width, "settings": settings.defining()}
 
 
-def train_supernet(space: SearchSpace, width: float, data: ImageData, settings: SupernetSettings, path: str | Path,
-                   on_epoch: Callable[[int, float, float], None] | None = None) -> Supernet:
-    """The supernet of ``space`` at ``width`` trained on ``data``, its checkpoint at ``path``: trained, continued
+def train_supernet(space: SearchSpace, width: float | None, data: ImageData, settings: SupernetSettings,
+                   path: str | Path, on_epoch: Callable[[int, float, float], None] | None = None) -> Supernet:
+    """The supernet of ``space`` at ``width`` (None: of every width, channels sliced) trained on ``data``, its checkpoint at ``path``: trained, continued
     from the last finished epoch, or read back when finished. ``on_epoch(epoch, mean_loss, seconds)`` follows each
     epoch trained."""
     if data.resolution != settings.resolution:
@@ -58,8 +58,8 @@ def train_supernet(space: SearchSpace, width: float, data: ImageData, settings: 
             stored = state.get("key") if isinstance(state.get("key"), dict) else {}
             if stored != key:
                 raise ValueError(f"supernet: {path} was trained for space {stored.get('space', {}).get('name')!r} on "
-                                 f"{stored.get('dataset')} at width {stored.get('width')}, not for space "
-                                 f"{space.name!r} on {data.name} at width {width} with these settings; use another "
+                                 f"{stored.get('dataset')} at {_widths(stored.get('width'))}, not for space "
+                                 f"{space.name!r} on {data.name} at {_widths(width)} with these settings; use another "
                                  "path or delete it")
             supernet.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -82,10 +82,15 @@ def train_supernet(space: SearchSpace, width: float, data: ImageData, settings: 
     return supernet.eval()
 
 
+def _widths(width: float | None) -> str:
+    return "every width" if width is None else f"width {width}"
+
+
 class SupernetEvaluator:
     """Scores a candidate with the weights it inherits: its child, BatchNorm recalibrated, evaluated on validation.
 
-    The objective calls it as it calls the proxy (``config, seed, on_epoch``); ``supernets`` holds one per width.
+    The objective calls it as it calls the proxy (``config, seed, on_epoch``); ``supernets`` holds the supernet of
+    each width (one supernet for all of them where channels are sliced).
     The seed chooses the ``recalibration_images`` training images that re-estimate the child's BatchNorm
     statistics (trials use the study's seed), and the study's noise runs (several seeds) measure how much the
     score moves with them. The supernet's own training seed is fixed: its noise is not in that measurement.
