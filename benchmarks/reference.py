@@ -1,6 +1,6 @@
 """The ground truth every evaluator is measured against: canonical networks trained long, kept in the repository.
 
-    python -m benchmarks.reference --data /tmp/cifar5-dev [--epochs 20] [--workers 2] [--only NAME,...]
+    python -m benchmarks.reference --data /tmp/cifar5-dev [--epochs 20] [--workers 2] [--device cpu|cuda] [--only NAME,...]
         [--results benchmarks/reference/cifar5-dev.json] [--report]
 
 Each network of :data:`NETWORKS` (three widths, shallow to full depth, ULSAM early and late, the paper's
@@ -87,9 +87,17 @@ def recipe(settings: TrainSettings) -> dict:
                                    "label_smoothing", "warmup", "zero_init_residual", "grad_clip")}
 
 
-def train_run(store: RunStore, run: str, data: str, epochs: int) -> None:
+def machine(device: str) -> str:
+    """What a run trained on: the processor (one thread per run), or the GPU that runs side by side shared."""
+    if device == "cuda":
+        return f"{torch.cuda.get_device_name()} (bf16 autocast; runs side by side on it), torch {torch.__version__}"
+    return f"{platform.processor() or platform.machine()}, 1 thread per run, torch {torch.__version__}"
+
+
+def train_run(store: RunStore, run: str, data: str, epochs: int, device: str = "cpu") -> None:
     name, seed = run.rsplit("|", 1)[0], int(run.rsplit("|", 1)[1])
-    settings = TrainSettings(dataset=f"imagefolder:{data}", epochs=epochs, resolution=RESOLUTION, seed=seed, threads=1)
+    settings = TrainSettings(dataset=f"imagefolder:{data}", epochs=epochs, resolution=RESOLUTION, seed=seed, threads=1,
+                             device=device)
     out = store.folder(run)
     train(NETWORKS[name], settings, out, resume=(out / "last.pt").exists(),
           on_epoch=lambda m: print(f"  {name} seed {seed} epoch {m['epoch']}/{epochs}: top-1 {m['top1']:.1%}, "
@@ -101,7 +109,7 @@ def train_run(store: RunStore, run: str, data: str, epochs: int) -> None:
               "top1": [m["top1"] for m in history], "train_loss": [m["train_loss"] for m in history],
               "val_loss": [m["val_loss"] for m in history], "epoch_seconds": [m["seconds"] for m in history]}
     store.store(run, result, recipe=recipe(settings), dataset=f"cifar5-dev ({data})", resolution=RESOLUTION,
-                machine=f"{platform.processor() or platform.machine()}, 1 thread per run, torch {torch.__version__}")
+                machine=machine(device))
     print(f"stored {run}: {result['top1'][-1]:.1%}", flush=True)
 
 
@@ -153,6 +161,7 @@ def main() -> None:
     parser.add_argument("--data", help="an image folder with train/ and test/ (or val/) class folders")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1, help="single-threaded training processes side by side")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cuda: the workers share one GPU")
     parser.add_argument("--only", default=None, help="comma-separated network names (default: all)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--report", action="store_true", help="print the report from stored runs, train nothing")
@@ -173,11 +182,11 @@ def main() -> None:
                   f"at {args.epochs} epochs (vanilla MobileNet-V2 about 80 s per epoch of 25,000 images)", flush=True)
         if args.worker or args.workers == 1:
             torch.set_num_threads(1)
-            store.work(runs, lambda run: train_run(store, run, args.data, args.epochs))
+            store.work(runs, lambda run: train_run(store, run, args.data, args.epochs, args.device))
         else:
             spawn_workers("benchmarks.reference", ["--data", args.data, "--epochs", str(args.epochs), "--results",
-                                                   str(args.results)] + (["--only", args.only] if args.only else []),
-                          args.workers)
+                                                   str(args.results), "--device", args.device]
+                          + (["--only", args.only] if args.only else []), args.workers)
     if not args.worker:
         print(report(store.load()))
 

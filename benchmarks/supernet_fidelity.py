@@ -1,7 +1,7 @@
 """Supernet fidelity: do a supernet's inherited-weight scores rank networks like long stand-alone training?
 
     python -m benchmarks.supernet_fidelity --data /tmp/cifar5-dev [--epochs 20] [--sampling uniform|sandwich|sandwich-distill]
-        [--widths separate|sliced] [--seeds 3] [--workers 2] [--results benchmarks/supernet/cifar5-dev-SAMPLING.json]
+        [--widths separate|sliced] [--seeds 3] [--workers 2] [--device cpu|cuda] [--results benchmarks/supernet/cifar5-dev-SAMPLING.json]
         [--reference benchmarks/reference/cifar5-dev.json] [--report]
 
 One supernet per width of the bundled MobileNet-V2 space (``ulsam_nas/supernet.py``: Once-for-All's elastic
@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -83,8 +82,7 @@ def train_width(store: RunStore, run: str, data_path: str, settings: SupernetSet
         print(f"  {name}: {statistics.mean(scores[name]):.1%}", flush=True)
     store.store(run, {"width": width, "scores": scores, "train_seconds": sum(seconds.values()),
                       "score_seconds": statistics.mean(score_seconds)},
-                settings=settings.defining(), dataset=f"cifar5-dev ({data_path})",
-                machine=f"{platform.processor() or platform.machine()}, 1 thread per run, torch {torch.__version__}")
+                settings=settings.defining(), dataset=f"cifar5-dev ({data_path})", machine=reference.machine(settings.device))
 
 
 def report(store: dict, truth_store: dict) -> str:
@@ -134,6 +132,7 @@ def main() -> None:
                         help="a supernet per width, or one for all (channels sliced: one run, one process)")
     parser.add_argument("--seeds", type=int, default=3, help="draws of the BatchNorm re-estimation images")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cuda: the workers share one GPU")
     parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--reference", type=Path, default=reference.RESULTS)
     parser.add_argument("--report", action="store_true", help="print the table from stored runs, train nothing")
@@ -143,7 +142,7 @@ def main() -> None:
     results = args.results or Path(RESULTS.format(variant=variant))
     store = RunStore(results, Path(f"benchmarks/reference/runs/supernet-{variant}"))
     settings = SupernetSettings(epochs=args.epochs, resolution=reference.RESOLUTION, threads=1, sampling=args.sampling,
-                                width_sharing=args.widths)
+                                width_sharing=args.widths, device=args.device)
     runs = (["wall"] if args.widths == "sliced" else
             [f"w{width}" for width in sorted({c.width for c in reference.NETWORKS.values()}, reverse=True)])
     if not args.report:
@@ -156,7 +155,7 @@ def main() -> None:
             print(f"done in {time.perf_counter() - started:.0f}s", flush=True)
         else:
             spawn_workers("benchmarks.supernet_fidelity", ["--data", args.data, "--epochs", str(args.epochs), "--seeds",
-                                                           str(args.seeds), "--sampling", args.sampling, "--widths", args.widths, "--results",
+                                                           str(args.seeds), "--sampling", args.sampling, "--widths", args.widths, "--device", args.device, "--results",
                                                            str(results)], args.workers)
     if not args.worker:
         truth = json.loads(args.reference.read_text()) if args.reference.exists() else {}
