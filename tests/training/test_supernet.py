@@ -67,3 +67,17 @@ def test_the_evaluator_scores_a_child_with_recalibrated_batchnorm(data, tmp_path
     assert result.curve == [result.accuracy] and 0 <= result.accuracy <= 1
     with pytest.raises(ValueError, match="none trained at width 0.5"):
         evaluator(ArchConfig(width=0.5, num_classes=10))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize("sampling, sliced", [("uniform", False), ("sandwich-distill", True)])
+def test_on_a_gpu_a_supernet_trains_though_each_step_leaves_weights_without_a_gradient(data, tmp_path, sampling,
+                                                                                      sliced):
+    # The fused SGD kernel refuses a parameter without a gradient: a supernet's optimiser is not fused.
+    settings = dataclasses.replace(SETTINGS, sampling=sampling, device="cuda",
+                                   width_sharing="sliced" if sliced else "separate")
+    space, width = (dataclasses.replace(SPACE, widths=(0.35, 0.5)), None) if sliced else (SPACE, 0.35)
+    supernet = train_supernet(space, width, data, settings, tmp_path / "s.pt")
+    assert next(supernet.parameters()).is_cuda
+    result = SupernetEvaluator({w: supernet for w in space.widths}, data, settings)(space.largest(10, 0.35))
+    assert 0 <= result.accuracy <= 1

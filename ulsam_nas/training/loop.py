@@ -72,9 +72,12 @@ def mixed_precision(device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
-def make_optimizer(model: nn.Module, lr: float, momentum: float, weight_decay: float) -> torch.optim.SGD:
-    """SGD with Nesterov momentum, the MobileNet papers' optimiser; one fused kernel when the model is on a GPU."""
-    fused = next(model.parameters()).is_cuda or None
+def make_optimizer(model: nn.Module, lr: float, momentum: float, weight_decay: float,
+                   partial: bool = False) -> torch.optim.SGD:
+    """SGD with Nesterov momentum, the MobileNet papers' optimiser; one fused kernel when the model is on a GPU,
+    unless ``partial``: steps that leave some parameters without a gradient (a supernet's child), which the
+    fused kernel refuses and the others skip."""
+    fused = (next(model.parameters()).is_cuda and not partial) or None
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=True,
                            fused=fused)
 
@@ -101,12 +104,13 @@ def prepare_training(config: ArchConfig, settings: Recipe, device: torch.device,
     return (model, *prepare_optimization(model, settings, total_steps))
 
 
-def prepare_optimization(model: nn.Module, settings: Recipe,
-                         total_steps: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-    """The recipe applied to a new ``model`` (a network or a supernet): its initialisation, optimiser and schedule."""
+def prepare_optimization(model: nn.Module, settings: Recipe, total_steps: int,
+                         partial: bool = False) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """The recipe applied to a new ``model`` (a network, or a supernet: ``partial``, see ``make_optimizer``): its
+    initialisation, optimiser and schedule."""
     if settings.zero_init_residual:
         zero_init_residuals(model)
-    optimizer = make_optimizer(model, settings.lr, settings.momentum, settings.weight_decay)
+    optimizer = make_optimizer(model, settings.lr, settings.momentum, settings.weight_decay, partial)
     return optimizer, warmup_cosine_schedule(optimizer, round(settings.warmup * total_steps), total_steps)
 
 

@@ -50,7 +50,7 @@ def train_supernet(space: SearchSpace, width: float | None, data: ImageData, set
     steps_per_epoch = max(1, len(labels) // settings.batch_size)
     with runtime.threads(settings.threads), runtime.seeded(settings.seed, device):
         supernet = Supernet(space, width, data.num_classes).to(device, memory_format=torch.channels_last).train()
-        optimizer, scheduler = prepare_optimization(supernet, settings, steps_per_epoch * settings.epochs)
+        optimizer, scheduler = prepare_optimization(supernet, settings, steps_per_epoch * settings.epochs, partial=True)
         generator = torch.Generator().manual_seed(settings.seed)  # the epochs' orders
         done = 0
         if path.exists():
