@@ -115,8 +115,8 @@ def sliced():
     with torch.no_grad():
         net.train()
         net.sample_each_step(0)
-        for _ in range(4):
-            net(torch.randn(4, 3, 64, 64))
+        for _ in range(3):
+            net(torch.randn(4, 3, 32, 32))
     return net.eval()
 
 
@@ -128,7 +128,7 @@ def test_a_channel_sliced_child_is_the_stand_alone_network_with_the_first_channe
         assert [(k, v.shape) for k, v in child.state_dict().items()] == \
                [(k, v.shape) for k, v in build_model(config).state_dict().items()]
         sliced.select(config)
-        x = torch.randn(2, 3, 64, 64)
+        x = torch.randn(2, 3, 32, 32)
         with torch.no_grad():
             torch.testing.assert_close(child.eval()(x), sliced(x))
     first = sliced.body.features[1].block.conv[0][0].weight  # the 3x3 depthwise of block 1, at the widest
@@ -140,7 +140,7 @@ def test_a_narrow_child_trains_the_first_channels_of_the_shared_weights_only():
     net = Supernet(SPACE, None, num_classes=3).train()
     assert not any(key.startswith("_narrower") for key in net.state_dict())  # shapes only, never saved
     net.select(SPACE.cheapest(3, 0.35))
-    net(torch.randn(4, 3, 64, 64)).sum().backward()
+    net(torch.randn(4, 3, 32, 32)).sum().backward()
     narrow = ArchConfig(width=0.35).blocks[17].out_channels  # 112 of block 17's 160 output channels at 0.5
     projection = net.body.features[17].block.conv[-2].weight.grad
     assert projection[:narrow].abs().sum() > 0 and projection[narrow:].abs().sum() == 0
