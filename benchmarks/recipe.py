@@ -7,7 +7,8 @@ Each network of :data:`NETWORKS` (three deep, three shallow) is trained by ``uls
 then) and with today's defaults (``TrainSettings()``), each with ``--seeds`` seeds. Runs are stored in
 ``benchmarks/recipe.json`` as they finish (``runstore.py``: resumable, one single-threaded process per core).
 The report gives each network's final top-1 before and after (seed mean and spread), the difference with its
-uncertainty and whether it exceeds the noise (``noise.difference_margin``), and the final training losses.
+uncertainty (binomial error and the recipe's own seed-to-seed sd) and whether it exceeds the noise
+(``noise.difference_margin``), and the final training losses.
 """
 
 from __future__ import annotations
@@ -104,16 +105,20 @@ def report(data: dict) -> str:
         of = {r: [runs[k] for k in runs if k.startswith(f"{r}|{name}|")] for r in recipes}
         rows.append((name, kind, {r: [run["top1"][-1] for run in v] for r, v in of.items()},
                      {r: [run["train_loss"][-1] for run in v] for r, v in of.items()}))
-    spreads = [statistics.stdev(v) for _, _, finals, _ in rows for v in finals.values() if len(v) >= 2]
-    sd = math.sqrt(statistics.mean(x * x for x in spreads)) if spreads else math.nan  # pooled seed sd
+    # Each recipe's own seed noise (the old recipe's, where deep networks fail at random, is not today's), pooled
+    # over its networks with 2+ seeds; a recipe with fewer than 2 such networks takes the pool of all of them.
+    spreads = {r: [statistics.stdev(finals[r]) for _, _, finals, _ in rows if len(finals[r]) >= 2] for r in recipes}
+    everything = [x for values in spreads.values() for x in values]
+    overall = _pooled(everything)
+    sds = {r: _pooled(spreads[r]) if len(spreads[r]) >= 2 else overall for r in recipes}
 
     def difference(finals: dict, a: str, b: str) -> str:
         if not finals[a] or not finals[b]:
             return ""
         gap = statistics.mean(finals[a]) - statistics.mean(finals[b])
-        # each final top-1 carries the binomial error of the validation images and the pooled seed spread
+        # each final top-1 carries the binomial error of the validation images and its recipe's seed spread
         sigmas = [math.sqrt((binomial_sd(statistics.mean(finals[r]), validation) ** 2
-                             + (0.0 if math.isnan(sd) else sd * sd)) / len(finals[r])) for r in (a, b)]
+                             + (0.0 if math.isnan(sds[r]) else sds[r] ** 2)) / len(finals[r])) for r in (a, b)]
         verdict = "beyond noise" if abs(gap) > difference_margin(*sigmas) else "within noise"
         return f"{gap * 100:+.1f} ± {math.hypot(*sigmas) * 100:.1f} ({verdict})"
 
@@ -122,10 +127,19 @@ def report(data: dict) -> str:
         cells = [name, kind, *(_cell(finals[r]) for r in recipes), *(difference(finals, a, b) for a, b in compared),
                  loss]
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append(f"pooled seed-to-seed sd {'not measured (one seed per network)' if math.isnan(sd) else f'{sd:.1%}'} "
-                 f"(from {len(spreads)} network-recipe pairs with 2+ seeds); binomial error of {validation} validation "
-                 f"images included; a difference counts beyond 2 x its uncertainty (noise.MARGIN_SIGMAS)")
+    if math.isnan(overall):
+        noise = "seed-to-seed sd not measured (one seed per network)"
+    else:
+        noise = "seed-to-seed sd per recipe, pooled over its networks with 2+ seeds: " + ", ".join(
+            f"{r} {sds[r]:.1%} ({len(spreads[r])})" if len(spreads[r]) >= 2 else
+            f"{r} {sds[r]:.1%} (all recipes' pool: {len(spreads[r])} of its own)" for r in recipes)
+    lines.append(f"{noise}; binomial error of {validation} validation images included; a difference counts beyond "
+                 f"2 x its uncertainty (noise.MARGIN_SIGMAS)")
     return "\n".join(lines)
+
+
+def _pooled(spreads: list[float]) -> float:
+    return math.sqrt(statistics.mean(x * x for x in spreads)) if spreads else math.nan
 
 
 def _cell(values: list[float]) -> str:

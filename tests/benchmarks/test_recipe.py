@@ -25,3 +25,13 @@ def test_a_gap_beyond_the_pooled_seed_noise_is_called_so_and_one_within_it_is_no
     assert "(beyond noise)" in row and "zero-init" not in table  # a recipe with no runs gets no column
     close = {**runs, f"after|{name}|0": run(0.51), f"after|{name}|1": run(0.50)}
     assert "(within noise)" in report({"runs": close, "epochs": 2})
+
+
+def test_each_recipe_carries_its_own_seed_noise():
+    first, second = list(NETWORKS)[:2]
+    runs = {f"before|{first}|0": run(0.50), f"before|{first}|1": run(0.70),  # the old recipe: wild
+            f"before|{second}|0": run(0.52), f"before|{second}|1": run(0.70),
+            f"after|{first}|0": run(0.78), f"after|{first}|1": run(0.77),  # today's: calm
+            f"after|{second}|0": run(0.76), f"after|{second}|1": run(0.77)}
+    table = report({"runs": runs, "epochs": 2})
+    assert "before 13.5% (2), after 0.7% (2)" in table
