@@ -2,7 +2,7 @@
 
     python -m benchmarks.supernet_fidelity --data /tmp/cifar5-dev [--epochs 20] [--sampling uniform|sandwich|sandwich-distill]
         [--widths separate|sliced] [--seeds 3] [--workers 2] [--device cpu|cuda] [--results benchmarks/supernet/cifar5-dev-SAMPLING.json]
-        [--reference benchmarks/reference/cifar5-dev.json] [--report]
+        [--reference benchmarks/reference/cifar5-dev.json] [--ladder benchmarks/ladder/cifar5-dev.json] [--report]
 
 One supernet per width of the bundled MobileNet-V2 space (``ulsam_nas/supernet.py``: Once-for-All's elastic
 depth, one ULSAM per slot and subspace count, a uniformly drawn child per step) is trained with the shared recipe
@@ -14,7 +14,9 @@ with ``--seeds`` draws of those images. The report gives, against the reference'
 its bootstrap interval, tau of a single draw, Spearman rho, top-3 recall (of the reference's best three, how many
 are among the supernet's best five), depth bias, FLOPs-only and params-only beside it, and the cost: supernet
 training plus scoring N children against training every one of them stand-alone at the reference's length
-(N = 60 and 300). The supernets hold the whole bundled space: a search at 32 px leaves out the ULSAM slots on
+(N = 60 and 300), and the best rung of the proxy ladder (``benchmarks/proxy_fidelity.py``, ``--ladder``) whose N
+trials cost no more. Below tau 0.6 the issue's next step is a small predictor fitted on the reference: top-1 linear
+in the supernet score, log FLOPs and blocks kept, scored leave-one-out. The supernets hold the whole bundled space: a search at 32 px leaves out the ULSAM slots on
 maps of 2x2 or less (issue 17, part 3) and so could not score the reference's late-ULSAM networks; its smaller
 supernet may rank differently. ``--sampling sandwich`` trains four children per step (the largest, the smallest, two drawn)
 instead of one, ``sandwich-distill`` the same with the three after the largest learning from its predictions;
@@ -42,6 +44,7 @@ from ulsam_nas.training.settings import SAMPLING_RULES, WIDTH_SHARING, SupernetS
 from ulsam_nas.training.supernet import SupernetEvaluator, train_supernet
 
 from . import reference
+from . import proxy_fidelity
 from .proxy_fidelity import depth_bias
 from .runstore import RunStore, spawn_workers
 
@@ -85,7 +88,43 @@ def train_width(store: RunStore, run: str, data_path: str, settings: SupernetSet
                 settings=settings.defining(), dataset=f"cifar5-dev ({data_path})", machine=reference.machine(settings.device))
 
 
-def report(store: dict, truth_store: dict) -> str:
+def fitted(scores: np.ndarray, names: list[str], flops: list[float], truth: np.ndarray) -> np.ndarray:
+    """A small predictor fitted on the reference: top-1 linear in the supernet score, log FLOPs and blocks kept,
+    each network predicted by the fit on the others (leave-one-out, so no network scores itself)."""
+    configs = [reference.NETWORKS[n] for n in names]
+    features = np.column_stack([np.ones(len(names)), scores, np.log(flops),
+                                [sum(1 for b in c.blocks if b.index not in c.drop) for c in configs]])
+    predicted = np.empty(len(names))
+    for held in range(len(names)):
+        rest = np.arange(len(names)) != held
+        coef, *_ = np.linalg.lstsq(features[rest], truth[rest], rcond=None)
+        predicted[held] = features[held] @ coef
+    return predicted
+
+
+def proxy_at_equal_cost(ladder: dict, names: list[str], truth: np.ndarray, budget: float, count: int) -> str:
+    """The best ladder rung whose ``count`` trials cost no more than ``budget`` seconds, and the tau of one seed
+    of it (a search runs each trial once)."""
+    runs = ladder.get("runs", {})
+    affordable = []
+    for rung in proxy_fidelity.LADDER:
+        seeds = sorted({int(k.split("|")[2]) for k in runs if k.startswith(f"{rung}|")})
+        complete = [s for s in seeds if all(f"{rung}|{n}|{s}" in runs for n in names)]
+        if not complete:
+            continue
+        seconds = statistics.mean(runs[f"{rung}|{n}|{s}"]["seconds"] for n in names for s in complete)
+        single = statistics.mean(kendall_tau([runs[f"{rung}|{n}|{s}"]["accuracy"] for n in names], truth)
+                                 for s in complete)
+        if count * seconds <= budget:
+            affordable.append((single, rung, seconds))
+    if not affordable:
+        return f"no ladder rung of {count} trials fits in that cost"
+    single, rung, seconds = max(affordable)
+    return (f"the best proxy that fits in it, rung {rung} ({proxy_fidelity.LADDER[rung].describe()}, "
+            f"{seconds:.0f} s a trial), ranks with tau {single:+.2f} (one seed)")
+
+
+def report(store: dict, truth_store: dict, ladder: dict | None = None) -> str:
     runs, truth = store.get("runs", {}), truth_store.get("runs", {})
     scored = {name: values for run in runs.values() for name, values in run["scores"].items()}
     names = [n for n in reference.NETWORKS if reference.key(n, 0) in truth and n in scored]
@@ -110,8 +149,14 @@ def report(store: dict, truth_store: dict) -> str:
              "| depth bias (points per dropped block, +-SE) |", "| --- | --- | --- | --- | --- | --- |",
              f"| supernet score | {agreement.tau:+.2f} ({agreement.low:+.2f} to {agreement.high:+.2f}) | {single:+.2f} | "
              f"{spearman_rho(mean, ref):+.2f} | {top_recall(mean, ref)} | {depth_bias(drops, mean, ref)} |"]
-    for label, values in (("FLOPs alone", [measure_costs(reference.NETWORKS[n], 224).flops for n in names]),
-                          ("params alone", [measure_costs(reference.NETWORKS[n], 224).params for n in names])):
+    costs = [measure_costs(reference.NETWORKS[n], 224) for n in names]
+    if len(names) >= 6:  # four coefficients fitted on the others
+        predicted = fitted(mean, names, [c.flops for c in costs], ref)
+        (fit,) = rank_agreement(ref, {"fitted": predicted})
+        lines.append(f"| supernet score + log FLOPs + blocks kept, linear fit on the reference (leave-one-out) | "
+                     f"{fit.tau:+.2f} ({fit.low:+.2f} to {fit.high:+.2f}) | - | {spearman_rho(predicted, ref):+.2f} | "
+                     f"{top_recall(predicted, ref)} | {depth_bias(drops, predicted, ref)} |")
+    for label, values in (("FLOPs alone", [c.flops for c in costs]), ("params alone", [c.params for c in costs])):
         (other,) = rank_agreement(ref, {label: values})
         lines.append(f"| {label} | {other.tau:+.2f} ({other.low:+.2f} to {other.high:+.2f}) | - | "
                      f"{spearman_rho(values, ref):+.2f} | {top_recall(values, ref)} | - |")
@@ -119,7 +164,8 @@ def report(store: dict, truth_store: dict) -> str:
         total = train_seconds + count * score_seconds
         lines.append(f"cost for {count} children: supernets {train_seconds / 3600:.2f} h + {count} x {score_seconds:.1f} s "
                      f"scoring = {total / 3600:.2f} h, against {count} x {standalone / 60:.0f} min stand-alone = "
-                     f"{count * standalone / 3600:.0f} h: 1/{count * standalone / total:.0f} of it")
+                     f"{count * standalone / 3600:.0f} h: 1/{count * standalone / total:.0f} of it"
+                     + (f"; {proxy_at_equal_cost(ladder, names, ref, total, count)}" if ladder else ""))
     return "\n".join(lines)
 
 
@@ -135,6 +181,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cuda: the workers share one GPU")
     parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--reference", type=Path, default=reference.RESULTS)
+    parser.add_argument("--ladder", type=Path, default=proxy_fidelity.RESULTS,
+                        help="the proxy ladder's runs, for the proxy at equal cost")
     parser.add_argument("--report", action="store_true", help="print the table from stored runs, train nothing")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -159,7 +207,8 @@ def main() -> None:
                                                            str(results)], args.workers)
     if not args.worker:
         truth = json.loads(args.reference.read_text()) if args.reference.exists() else {}
-        print(report(store.load(), truth))
+        ladder = json.loads(args.ladder.read_text()) if args.ladder.exists() else None
+        print(report(store.load(), truth, ladder))
 
 
 if __name__ == "__main__":

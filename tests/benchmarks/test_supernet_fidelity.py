@@ -1,7 +1,9 @@
 """The supernet fidelity report on stored scores (numbers made up; nothing trained)."""
 
+import numpy as np
+
 from benchmarks import reference
-from benchmarks.supernet_fidelity import networks_of, report
+from benchmarks.supernet_fidelity import fitted, networks_of, report
 
 
 def test_the_report_ranks_the_supernet_against_the_reference_with_its_cost():
@@ -25,3 +27,33 @@ def test_each_width_scores_the_reference_networks_of_that_width():
                                       "w0.5 drop 3,6,9,10,16 + ulsam 4:2,11:4", "w0.5 drop all 10"}
     assert sum(len(networks_of(w)) for w in (0.5, 0.75, 1.0)) == len(reference.NETWORKS)
     assert networks_of(None) == reference.NETWORKS  # the supernet of every width (channels sliced) scores them all
+
+
+def test_the_fitted_predictor_predicts_each_network_from_the_others_only():
+    names = list(reference.NETWORKS)[:8]
+    scores = np.linspace(0.3, 0.5, len(names))
+    flops = [3e8 - 2e7 * i for i in range(len(names))]
+    exact = 0.2 + 0.9 * scores  # the reference linear in the score: every held-out network predicted exactly
+    assert np.allclose(fitted(scores, names, flops, exact), exact)
+    noisy = exact.copy()
+    noisy[3] += 0.05  # a network off the line cannot pull its own prediction towards itself
+    assert abs(fitted(scores, names, flops, noisy)[3] - noisy[3]) > 0.04
+
+
+def test_the_report_names_the_best_proxy_rung_that_fits_in_the_supernets_cost():
+    names = list(reference.NETWORKS)[:6]
+    truth = {"runs": {reference.key(n, 0): {"top1": [0.6 + 0.02 * i], "epoch_seconds": [600.0]}
+                      for i, n in enumerate(names)}}
+    scores = {n: [0.3 + 0.01 * i] for i, n in enumerate(names)}
+    store = {"runs": {"w1.0": {"width": 1.0, "scores": scores, "train_seconds": 3600.0, "score_seconds": 6.0}},
+             "settings": {"epochs": 20, "resolution": 32}, "machine": "m"}
+    ladder = {"runs": {f"{rung}|{n}|0": {"accuracy": acc(i), "seconds": seconds}
+                       for rung, seconds, acc in (("A", 10.0, lambda i: 0.5 - 0.01 * i),  # cheap, reversed
+                                                  ("D", 50.0, lambda i: 0.5 + 0.01 * i),  # in the supernet's cost for 60
+                                                  ("G", 400.0, lambda i: 0.5 + 0.01 * i))  # too dear for either
+                       for i, n in enumerate(names)}}
+    lines = {line.split(":")[0]: line for line in report(store, truth, ladder).splitlines() if line.startswith("cost for")}
+    assert "rung D (" in lines["cost for 60 children"] and "tau +1.00 (one seed)" in lines["cost for 60 children"]
+    # 300 children cost 1.5 h: only rung A (50 min) fits, and it ranks the networks backwards
+    assert "rung A (" in lines["cost for 300 children"] and "tau -1.00" in lines["cost for 300 children"]
+    assert "linear fit on the reference (leave-one-out)" in report(store, truth, ladder)
