@@ -114,6 +114,12 @@ def extrapolated(curve: list[float], images_per_epoch: int, images: float) -> fl
     return float(intercept + slope * math.log(images))
 
 
+def complete_seeds(runs: dict, rung: str, names: list[str]) -> list[int]:
+    """The seeds of ``rung`` run on every one of ``names``."""
+    seeds = sorted({int(k.split("|")[2]) for k in runs if k.startswith(f"{rung}|")})
+    return [s for s in seeds if all(f"{rung}|{n}|{s}" in runs for n in names)]
+
+
 def predictors(runs: dict, rung: str, names: list[str], seeds: list[int], reference_images: float) -> dict:
     """Each predictor of ``rung``: a (seeds x networks) array of scores, higher ranking higher."""
     cells = [[runs[f"{rung}|{n}|{s}"] for n in names] for s in seeds]
@@ -173,8 +179,7 @@ def report(store: dict, reference_store: dict) -> str:
         lines.append(f"| {label} | 0 | 0 | - | {agreement.tau:+.2f} ({agreement.low:+.2f} to {agreement.high:+.2f}) | - | "
                      f"{spearman_rho(values, ref):+.2f} | {top_recall(values, ref)} | - |")
     for rung, step in LADDER.items():
-        seeds = sorted({int(k.split("|")[2]) for k in runs if k.startswith(f"{rung}|")})
-        complete = [s for s in seeds if all(f"{rung}|{n}|{s}" in runs for n in names)]
+        complete = complete_seeds(runs, rung, names)
         if not complete:
             continue
         seconds = statistics.mean(runs[f"{rung}|{n}|{s}"]["seconds"] for n in names for s in complete)

@@ -108,8 +108,7 @@ def proxy_at_equal_cost(ladder: dict, names: list[str], truth: np.ndarray, budge
     runs = ladder.get("runs", {})
     affordable = []
     for rung in proxy_fidelity.LADDER:
-        seeds = sorted({int(k.split("|")[2]) for k in runs if k.startswith(f"{rung}|")})
-        complete = [s for s in seeds if all(f"{rung}|{n}|{s}" in runs for n in names)]
+        complete = proxy_fidelity.complete_seeds(runs, rung, names)
         if not complete:
             continue
         seconds = statistics.mean(runs[f"{rung}|{n}|{s}"]["seconds"] for n in names for s in complete)
