@@ -150,13 +150,13 @@ def _slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def report(store: dict, reference_store: dict) -> str:
-    runs, truth = store.get("runs", {}), reference_store.get("runs", {})
-    names = [n for n in NETWORKS if reference.key(n, 0) in truth]
+    runs, truth, chosen = store.get("runs", {}), reference_store.get("runs", {}), reference.truth(reference_store)
+    names = list(chosen)
     if len(names) < 3:
         return f"Proxy fidelity: {len(names)} reference networks stored; nothing to compare yet (3 or more needed)."
-    ref = np.array([truth[reference.key(n, 0)]["top1"][-1] for n in names])
-    ref_epochs = min(len(truth[reference.key(n, 0)]["top1"]) for n in names)
-    ref_seconds = statistics.mean(sum(truth[reference.key(n, 0)]["epoch_seconds"]) for n in names)
+    ref = np.array([chosen[n]["top1"][-1] for n in names])
+    ref_epochs = min(len(chosen[n]["top1"]) for n in names)
+    ref_seconds = statistics.mean(sum(chosen[n]["epoch_seconds"]) for n in names)
     train_images = store.get("train_images") or 25_000
     ref_images = ref_epochs * train_images
     drops = np.array([len(NETWORKS[n].drop) for n in names], dtype=float)

@@ -126,11 +126,12 @@ def proxy_at_equal_cost(ladder: dict, names: list[str], truth: np.ndarray, budge
 def report(store: dict, truth_store: dict, ladder: dict | None = None) -> str:
     runs, truth = store.get("runs", {}), truth_store.get("runs", {})
     scored = {name: values for run in runs.values() for name, values in run["scores"].items()}
-    names = [n for n in reference.NETWORKS if reference.key(n, 0) in truth and n in scored]
+    chosen = reference.truth(truth_store)
+    names = [n for n in chosen if n in scored]
     if len(names) < 3:
         return (f"Supernet fidelity: {len(names)} networks both scored and in the reference; nothing to compare yet "
                 f"(3 or more needed; {len(scored)} scored, {len(truth)} reference runs stored).")
-    ref = np.array([truth[reference.key(n, 0)]["top1"][-1] for n in names])
+    ref = np.array([chosen[n]["top1"][-1] for n in names])
     draws = np.array([scored[n] for n in names]).T  # (draws x networks)
     mean = draws.mean(axis=0)
     drops = np.array([len(reference.NETWORKS[n].drop) for n in names], dtype=float)
@@ -138,7 +139,7 @@ def report(store: dict, truth_store: dict, ladder: dict | None = None) -> str:
     single = statistics.mean(kendall_tau(row, ref) for row in draws)
     train_seconds = sum(run["train_seconds"] for run in runs.values())
     score_seconds = statistics.mean(run["score_seconds"] for run in runs.values())
-    standalone = statistics.mean(sum(truth[reference.key(n, 0)]["epoch_seconds"]) for n in names)
+    standalone = statistics.mean(sum(chosen[n]["epoch_seconds"]) for n in names)
     settings = store.get("settings", {})
     widths = ", ".join("all (channels sliced)" if r["width"] is None else str(r["width"]) for r in runs.values())
     lines = [f"Supernet fidelity against the reference ({len(names)} networks; supernets of widths "

@@ -1,6 +1,6 @@
 """The reference's networks: what the issue asks of the ground truth, each a network of the bundled space."""
 
-from benchmarks.reference import NETWORKS, SECOND_SEED, recipe, runs_of
+from benchmarks.reference import NETWORKS, SECOND_SEED, key, recipe, runs_of, spiked, truth
 from ulsam_nas.space import load_space
 from ulsam_nas.training.settings import TrainSettings
 
@@ -20,3 +20,29 @@ def test_twelve_or_more_canonical_networks_of_the_bundled_space_over_three_width
 def test_a_results_file_holds_one_recipe_and_the_clip_is_part_of_it():
     assert recipe(TrainSettings())["grad_clip"] == 10.0
     assert recipe(TrainSettings(grad_clip=None)) != recipe(TrainSettings())
+
+
+RECIPE = {"warmup": 0.1, "grad_clip": 10.0}
+
+
+def _run(top1: float, norms: list[float]) -> dict:
+    return {"top1": [top1], "grad_norm_max": norms}
+
+
+def test_a_run_spiked_when_its_gradient_passed_twice_the_clip_in_two_epochs_after_the_warm_up():
+    calm = [30.0, 25.0] + [8.0] * 18  # large norms during the warm-up (2 of 20 epochs) are not spikes
+    assert not spiked(_run(0.8, calm), RECIPE)
+    assert not spiked(_run(0.8, calm[:10] + [35.0] + calm[11:]), RECIPE)  # one epoch is not enough
+    assert spiked(_run(0.7, calm[:10] + [35.0, 8.0, 50.0] + calm[13:]), RECIPE)
+    assert not spiked(_run(0.7, [50.0] * 20), {"warmup": 0.1, "grad_clip": None})  # nothing clipped: no measure
+    assert not spiked({"top1": [0.8]}, RECIPE)  # runs stored before the norms were kept
+
+
+def test_the_truth_takes_seed_one_only_where_seed_zero_spiked_and_seed_one_did_not():
+    a, b, c = list(NETWORKS)[:3]
+    calm, spiky = [8.0] * 20, [8.0] * 5 + [40.0] * 3 + [8.0] * 12
+    store = {"recipe": RECIPE, "runs": {key(a, 0): _run(0.66, spiky), key(a, 1): _run(0.77, calm),
+                                        key(b, 0): _run(0.80, calm), key(b, 1): _run(0.81, calm),
+                                        key(c, 0): _run(0.60, spiky), key(c, 1): _run(0.59, spiky)}}
+    chosen = truth(store)
+    assert {n: run["top1"][-1] for n, run in chosen.items()} == {a: 0.77, b: 0.80, c: 0.60}
