@@ -1,6 +1,6 @@
 """The reference's networks: what the issue asks of the ground truth, each a network of the bundled space."""
 
-from benchmarks.reference import NETWORKS, SECOND_SEED, key, recipe, runs_of, spiked, truth
+from benchmarks.reference import NETWORKS, SECOND_SEED, expected_seed_tau, key, recipe, runs_of, spiked, truth
 from ulsam_nas.space import load_space
 from ulsam_nas.training.settings import TrainSettings
 
@@ -46,3 +46,10 @@ def test_the_truth_takes_seed_one_only_where_seed_zero_spiked_and_seed_one_did_n
                                         key(c, 0): _run(0.60, spiky), key(c, 1): _run(0.59, spiky)}}
     chosen = truth(store)
     assert {n: run["top1"][-1] for n, run in chosen.items()} == {a: 0.77, b: 0.80, c: 0.60}
+
+
+def test_the_expected_seed_to_seed_tau_falls_as_the_seed_noise_grows_against_the_spread():
+    top1 = [0.70 + 0.01 * i for i in range(10)]
+    assert expected_seed_tau(top1, 1e-6, draws=50) == 1.0  # no noise: the same ranking twice
+    quiet, loud = expected_seed_tau(top1, 0.005, draws=300), expected_seed_tau(top1, 0.05, draws=300)
+    assert 0.5 < quiet < 1.0 and abs(loud) < quiet - 0.3
