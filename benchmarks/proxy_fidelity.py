@@ -40,7 +40,7 @@ from ulsam_nas.costs import measure_costs
 from ulsam_nas.data import load_dataset
 from ulsam_nas.ranks import kendall_tau, rank_agreement, spearman_rho, top_recall
 from ulsam_nas.training import ProxyResult, ProxySettings, train_proxy
-from ulsam_nas.training.parallel import train_each
+from ulsam_nas.training.parallel import side_by_side, train_each
 
 from . import reference
 
@@ -78,7 +78,11 @@ def proxy_settings(rung: str, device: str) -> ProxySettings:
     return ProxySettings(epochs=step.epochs, resolution=step.resolution, train_subset=step.images, device=device)
 
 
-def run_ladder(data_path: str, seeds: int, device: str, only: list[str], results_path: Path) -> dict:
+def run_ladder(data_path: str, seeds: int, device: str, only: list[str], results_path: Path,
+               threads: int | None = None) -> dict:
+    """Train every rung of ``only`` on every network, ``seeds`` times, storing each run as it ends. On a CPU the runs
+    go one single-threaded process per core (``threads`` None), as a search runs its trials, so that a run's
+    seconds are a trial's."""
     dataset = f"imagefolder:{data_path}"
     store = json.loads(results_path.read_text()) if results_path.exists() else {}
     store.setdefault("runs", {})
@@ -86,7 +90,10 @@ def run_ladder(data_path: str, seeds: int, device: str, only: list[str], results
     for rung in only:
         training = proxy_settings(rung, device)
         data = load_dataset(dataset, training.resolution)
-        store.update(machine=f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+        processes, run_threads = side_by_side(device, threads or (1 if device == "cpu" else None), len(names) * seeds)
+        training = dataclasses.replace(training, threads=run_threads)
+        store.update(machine=f"{platform.processor() or platform.machine()}, {processes} process(es) of "
+                             f"{run_threads or torch.get_num_threads()} thread(s), "
                              f"{'GPU ' + torch.cuda.get_device_name() if device == 'cuda' else 'CPU'}, "
                              f"torch {torch.__version__}", train_images=len(data.train_labels),
                      val_images=len(data.val_labels))
@@ -102,7 +109,7 @@ def run_ladder(data_path: str, seeds: int, device: str, only: list[str], results
             results_path.write_text(json.dumps(store, indent=1) + "\n")
             print(f"  {rung} {names[index]:<45} seed {seed}: {result.accuracy:.1%} in {result.seconds:.0f} s", flush=True)
 
-        for line in train_each(jobs, data, training, keep, train_proxy):
+        for line in train_each(jobs, data, training, keep, train_proxy, processes=processes):
             print(f"  diverged: {line}", flush=True)
     return store
 
@@ -200,7 +207,8 @@ def main() -> None:
     parser.add_argument("--data", help="an image folder with train/ and test/ (or val/) class folders")
     parser.add_argument("--seeds", type=int, default=2, help="proxy seeds per network")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads per run (default: 1, one process per core)")
     parser.add_argument("--only", default=",".join(LADDER), help="comma-separated rungs of " + ",".join(LADDER))
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--reference", type=Path, default=reference.RESULTS)
@@ -210,14 +218,12 @@ def main() -> None:
     unknown = [part for part in only if part not in LADDER]
     if unknown:
         parser.error(f"--only: unknown rung(s) {', '.join(unknown)}; valid: {', '.join(LADDER)}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.report_only:
         store = json.loads(args.results.read_text()) if args.results.exists() else {}
     elif not args.data:
         parser.error("--data is needed to train")
     else:
-        store = run_ladder(args.data, args.seeds, args.device, only, args.results)
+        store = run_ladder(args.data, args.seeds, args.device, only, args.results, args.threads)
     truth = json.loads(args.reference.read_text()) if args.reference.exists() else {}
     print(report(store, truth))
 
