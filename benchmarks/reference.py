@@ -112,6 +112,10 @@ def runs_of(only: list[str] | None = None) -> list[str]:
     return [key(name, 0) for name in names] + [key(name, 1) for name in SECOND_SEED if name in names]
 
 
+def blocks_kept(config: ArchConfig) -> int:
+    return sum(1 for block in config.blocks if block.index not in config.drop)
+
+
 def key(name: str, seed: int) -> str:
     return f"{name}|{seed}"
 
@@ -141,7 +145,7 @@ def train_run(store: RunStore, run: str, data: str, epochs: int, device: str = "
     history = json.loads((out / "metrics.json").read_text())
     config = NETWORKS[name]
     result = {"config": config.to_dict(), "width": config.width, "seed": seed,
-              "blocks_kept": sum(1 for block in config.blocks if block.index not in config.drop),
+              "blocks_kept": blocks_kept(config),
               "top1": [m["top1"] for m in history], "train_loss": [m["train_loss"] for m in history],
               "val_loss": [m["val_loss"] for m in history], "epoch_seconds": [m["seconds"] for m in history],
               "grad_norm_max": [m.get("grad_norm_max") for m in history]}

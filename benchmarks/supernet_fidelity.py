@@ -15,8 +15,9 @@ its bootstrap interval, tau of a single draw, Spearman rho, top-3 recall (of the
 are among the supernet's best five), depth bias, FLOPs-only and params-only beside it, and the cost: supernet
 training plus scoring N children against training every one of them stand-alone at the reference's length
 (N = 60 and 300), and the best rung of the proxy ladder (``benchmarks/proxy_fidelity.py``, ``--ladder``) whose N
-trials cost no more. Below tau 0.6 the issue's next step is a small predictor fitted on the reference: top-1 linear
-in the supernet score, log FLOPs and blocks kept, scored leave-one-out. The supernets hold the whole bundled space: a search at 32 px leaves out the ULSAM slots on
+trials cost no more. Below tau 0.6 the issue's next step is a small predictor fitted on the reference: top-1
+linear in the supernet score, log FLOPs and blocks kept, scored leave-one-out. The supernets hold the whole
+bundled space: a search at 32 px leaves out the ULSAM slots on
 maps of 2x2 or less (issue 17, part 3) and so could not score the reference's late-ULSAM networks; its smaller
 supernet may rank differently. ``--sampling sandwich`` trains four children per step (the largest, the smallest, two drawn)
 instead of one, ``sandwich-distill`` the same with the three after the largest learning from its predictions;
@@ -91,9 +92,8 @@ def train_width(store: RunStore, run: str, data_path: str, settings: SupernetSet
 def fitted(scores: np.ndarray, names: list[str], flops: list[float], truth: np.ndarray) -> np.ndarray:
     """A small predictor fitted on the reference: top-1 linear in the supernet score, log FLOPs and blocks kept,
     each network predicted by the fit on the others (leave-one-out, so no network scores itself)."""
-    configs = [reference.NETWORKS[n] for n in names]
     features = np.column_stack([np.ones(len(names)), scores, np.log(flops),
-                                [sum(1 for b in c.blocks if b.index not in c.drop) for c in configs]])
+                                [reference.blocks_kept(reference.NETWORKS[n]) for n in names]])
     predicted = np.empty(len(names))
     for held in range(len(names)):
         rest = np.arange(len(names)) != held
