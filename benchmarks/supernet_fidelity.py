@@ -1,7 +1,7 @@
 """Supernet fidelity: do a supernet's inherited-weight scores rank networks like long stand-alone training?
 
     python -m benchmarks.supernet_fidelity --data /tmp/cifar5-dev [--epochs 20] [--sampling uniform|sandwich|sandwich-distill]
-        [--widths separate|sliced] [--seeds 3] [--workers 2] [--device cpu|cuda] [--results benchmarks/supernet/cifar5-dev-SAMPLING.json]
+        [--widths separate|sliced] [--no-zero-init-residual] [--seeds 3] [--workers 2] [--device cpu|cuda] [--results benchmarks/supernet/cifar5-dev-SAMPLING.json]
         [--reference benchmarks/reference/cifar5-dev.json] [--ladder benchmarks/ladder/cifar5-dev.json] [--report]
 
 One supernet per width of the bundled MobileNet-V2 space (``ulsam_nas/supernet.py``: Once-for-All's elastic
@@ -22,7 +22,8 @@ maps of 2x2 or less (issue 17, part 3) and so could not score the reference's la
 supernet may rank differently. ``--sampling sandwich`` trains four children per step (the largest, the smallest, two drawn)
 instead of one, ``sandwich-distill`` the same with the three after the largest learning from its predictions;
 ``--widths sliced`` trains one supernet for all widths (channel slicing; one process) instead of one per width
-(results in ``...-SAMPLING-sliced.json``): compare the files' tables at their costs.
+(results in ``...-SAMPLING-sliced.json``); ``--no-zero-init-residual`` starts the residual blocks' last BatchNorm
+at one instead of zero (``...-no-zero-init.json``): compare the files' tables at their costs.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ from .runstore import RunStore, spawn_workers
 RESULTS = "benchmarks/supernet/cifar5-dev-{variant}.json"  # the sampling rule, and "-sliced" for sliced widths
 SPACE = "mobilenet_v2"
 CANDIDATES = (60, 300)  # children scored by a search, for the cost comparison
+
+
+def variant_name(sampling: str, widths: str, zero_init_residual: bool) -> str:
+    """The results file's tag: the sampling rule, then what differs from one zero-initialised supernet per width."""
+    return sampling + ("" if widths == "separate" else f"-{widths}") + ("" if zero_init_residual else "-no-zero-init")
 
 
 def networks_of(width: float | None) -> dict:
@@ -176,6 +182,9 @@ def main() -> None:
     parser.add_argument("--sampling", default="uniform", choices=SAMPLING_RULES)
     parser.add_argument("--widths", default="separate", choices=WIDTH_SHARING,
                         help="a supernet per width, or one for all (channels sliced: one run, one process)")
+    parser.add_argument("--zero-init-residual", action=argparse.BooleanOptionalAction,
+                        default=SupernetSettings.zero_init_residual,
+                        help="start each residual block as the identity, as the recipe does (off: results in ...-no-zero-init.json)")
     parser.add_argument("--seeds", type=int, default=3, help="draws of the BatchNorm re-estimation images")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cuda: the workers share one GPU")
@@ -186,11 +195,12 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="print the table from stored runs, train nothing")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    variant = args.sampling + ("" if args.widths == "separate" else f"-{args.widths}")
+    variant = variant_name(args.sampling, args.widths, args.zero_init_residual)
     results = args.results or Path(RESULTS.format(variant=variant))
     store = RunStore(results, Path(f"benchmarks/reference/runs/supernet-{variant}"))
     settings = SupernetSettings(epochs=args.epochs, resolution=reference.RESOLUTION, threads=1, sampling=args.sampling,
-                                width_sharing=args.widths, device=args.device)
+                                width_sharing=args.widths, zero_init_residual=args.zero_init_residual,
+                                device=args.device)
     runs = (["wall"] if args.widths == "sliced" else
             [f"w{width}" for width in sorted({c.width for c in reference.NETWORKS.values()}, reverse=True)])
     if not args.report:
@@ -204,7 +214,8 @@ def main() -> None:
         else:
             spawn_workers("benchmarks.supernet_fidelity", ["--data", args.data, "--epochs", str(args.epochs), "--seeds",
                                                            str(args.seeds), "--sampling", args.sampling, "--widths", args.widths, "--device", args.device, "--results",
-                                                           str(results)], args.workers)
+                                                           str(results), "--zero-init-residual" if args.zero_init_residual
+                                                           else "--no-zero-init-residual"], args.workers)
     if not args.worker:
         truth = json.loads(args.reference.read_text()) if args.reference.exists() else {}
         ladder = json.loads(args.ladder.read_text()) if args.ladder.exists() else None

@@ -3,7 +3,7 @@
 import numpy as np
 
 from benchmarks import reference
-from benchmarks.supernet_fidelity import fitted, networks_of, report
+from benchmarks.supernet_fidelity import fitted, networks_of, report, variant_name
 
 
 def test_the_report_ranks_the_supernet_against_the_reference_with_its_cost():
@@ -27,6 +27,13 @@ def test_each_width_scores_the_reference_networks_of_that_width():
                                       "w0.5 drop 3,6,9,10,16 + ulsam 4:2,11:4", "w0.5 drop all 10"}
     assert sum(len(networks_of(w)) for w in (0.5, 0.75, 1.0)) == len(reference.NETWORKS)
     assert networks_of(None) == reference.NETWORKS  # the supernet of every width (channels sliced) scores them all
+
+
+def test_each_variant_keeps_its_own_results_file_and_the_first_keeps_its_name():
+    names = {variant_name(s, w, z) for s in ("uniform", "sandwich") for w in ("separate", "sliced") for z in (True, False)}
+    assert len(names) == 8
+    assert variant_name("uniform", "separate", True) == "uniform"  # the file stored before the other variants
+    assert variant_name("sandwich-distill", "sliced", False) == "sandwich-distill-sliced-no-zero-init"
 
 
 def test_the_fitted_predictor_predicts_each_network_from_the_others_only():
