@@ -1,12 +1,12 @@
 """Supernet fidelity: do a supernet's inherited-weight scores rank networks like long stand-alone training?
 
     python -m benchmarks.supernet_fidelity --data /tmp/cifar5-dev [--epochs 20] [--sampling uniform|sandwich|sandwich-distill]
-        [--widths separate|sliced] [--no-zero-init-residual] [--seeds 3] [--workers 2] [--device cpu|cuda] [--results benchmarks/supernet/cifar5-dev-SAMPLING.json]
+        [--widths separate|sliced] [--no-zero-init-residual] [--resolution 32] [--seeds 3] [--workers 2] [--device cpu|cuda] [--results benchmarks/supernet/cifar5-dev-SAMPLING.json]
         [--reference benchmarks/reference/cifar5-dev.json] [--ladder benchmarks/ladder/cifar5-dev.json] [--report]
 
 One supernet per width of the bundled MobileNet-V2 space (``ulsam_nas/supernet.py``: Once-for-All's elastic
 depth, one ULSAM per slot and subspace count, a uniformly drawn child per step) is trained with the shared recipe
-at the reference's 32 px on all of cifar5-dev's training images, one single-threaded process per width
+at the reference's 32 px (``--resolution``) on all of cifar5-dev's training images, one single-threaded process per width
 (``--workers`` side by side, resumable by epoch, each width stored the moment it is done). Every network of the
 reference (``benchmarks/reference.py``, all in the space) is then scored as the search scores a candidate
 (``training.supernet.SupernetEvaluator``: BatchNorm re-estimated on 2,000 training images, top-1 on validation),
@@ -55,9 +55,11 @@ SPACE = "mobilenet_v2"
 CANDIDATES = (60, 300)  # children scored by a search, for the cost comparison
 
 
-def variant_name(sampling: str, widths: str, zero_init_residual: bool) -> str:
-    """The results file's tag: the sampling rule, then what differs from one zero-initialised supernet per width."""
-    return sampling + ("" if widths == "separate" else f"-{widths}") + ("" if zero_init_residual else "-no-zero-init")
+def variant_name(sampling: str, widths: str, zero_init_residual: bool, resolution: int = reference.RESOLUTION) -> str:
+    """The results file's tag: the sampling rule, then what differs from one zero-initialised supernet per width
+    at the reference's resolution."""
+    return (sampling + ("" if widths == "separate" else f"-{widths}") + ("" if zero_init_residual else "-no-zero-init")
+            + ("" if resolution == reference.RESOLUTION else f"-{resolution}px"))
 
 
 def networks_of(width: float | None) -> dict:
@@ -185,6 +187,9 @@ def main() -> None:
     parser.add_argument("--zero-init-residual", action=argparse.BooleanOptionalAction,
                         default=SupernetSettings.zero_init_residual,
                         help="start each residual block as the identity, as the recipe does (off: results in ...-no-zero-init.json)")
+    parser.add_argument("--resolution", type=int, default=reference.RESOLUTION,
+                        help="training and scoring input size (a search's supernet trains at its proxy's, 48 px for "
+                             "CIFAR-sized sets); the reference stays at its own")
     parser.add_argument("--seeds", type=int, default=3, help="draws of the BatchNorm re-estimation images")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cuda: the workers share one GPU")
@@ -195,10 +200,10 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="print the table from stored runs, train nothing")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    variant = variant_name(args.sampling, args.widths, args.zero_init_residual)
+    variant = variant_name(args.sampling, args.widths, args.zero_init_residual, args.resolution)
     results = args.results or Path(RESULTS.format(variant=variant))
     store = RunStore(results, Path(f"benchmarks/reference/runs/supernet-{variant}"))
-    settings = SupernetSettings(epochs=args.epochs, resolution=reference.RESOLUTION, threads=1, sampling=args.sampling,
+    settings = SupernetSettings(epochs=args.epochs, resolution=args.resolution, threads=1, sampling=args.sampling,
                                 width_sharing=args.widths, zero_init_residual=args.zero_init_residual,
                                 device=args.device)
     runs = (["wall"] if args.widths == "sliced" else
@@ -213,7 +218,8 @@ def main() -> None:
             print(f"done in {time.perf_counter() - started:.0f}s", flush=True)
         else:
             spawn_workers("benchmarks.supernet_fidelity", ["--data", args.data, "--epochs", str(args.epochs), "--seeds",
-                                                           str(args.seeds), "--sampling", args.sampling, "--widths", args.widths, "--device", args.device, "--results",
+                                                           str(args.seeds), "--sampling", args.sampling, "--widths", args.widths, "--device", args.device,
+                                                           "--resolution", str(args.resolution), "--results",
                                                            str(results), "--zero-init-residual" if args.zero_init_residual
                                                            else "--no-zero-init-residual"], args.workers)
     if not args.worker:

@@ -1,5 +1,6 @@
 """The trial record: written step by step by the search, read back as one typed value."""
 
+import json
 import math
 
 import optuna
@@ -14,6 +15,7 @@ from ulsam_nas.record import COUNTED, RefinedRun, Status, StudyMeta, TrialRecord
 from ulsam_nas.study_records import Calibration, Refinement, SkippedBaseline, StudyDefinition
 from ulsam_nas.space import load_space
 from ulsam_nas.training import ProxySettings, RefineSettings
+from ulsam_nas.training.settings import WIDTH_SHARING, SupernetSettings
 
 CONFIG = ArchConfig(backbone="mobilenet_v2", width=0.5, num_classes=10, drop=(13,), ulsam=({"after": 16, "subspaces": 4},))
 
@@ -85,6 +87,15 @@ def test_study_meta_round_trips_as_typed_records():
     assert StudyMeta.from_study(study).definition.differences(definition) == []
     other = StudyDefinition(**{**definition.__dict__, "proxy": ProxySettings(epochs=3)})
     assert definition.differences(other) == ["proxy"]
+
+
+@pytest.mark.parametrize("sharing", WIDTH_SHARING)
+def test_a_supernet_study_reads_back_with_its_width_sharing(sharing):
+    supernet = SupernetSettings(epochs=3, width_sharing=sharing, resolution=48)
+    definition = StudyDefinition(load_space("mobilenet_v2"), "digits", 10, (), ("accuracy", "flops"), 224,
+                                 ProxySettings(epochs=2), supernet=supernet)
+    read = StudyDefinition.from_dict(json.loads(json.dumps(definition.to_dict())))
+    assert read.supernet.width_sharing == sharing and read.differences(definition) == []
 
 
 def test_a_study_stored_by_an_earlier_version_opens():

@@ -107,7 +107,7 @@ class StudyDefinition:
                    seed=int(values.get("seed", 0)), early_stopping=bool(values.get("early_stopping", True)),
                    latency=LatencySettings.from_stored(latency) if latency else None,
                    space_encoding=values.get("space_encoding", FLAG_PER_BLOCK),
-                   supernet=SupernetSettings(**values["supernet"]) if values.get("supernet") else None)
+                   supernet=SupernetSettings.from_stored(values["supernet"]) if values.get("supernet") else None)
 
     def differences(self, other: "StudyDefinition") -> list[str]:
         """The top-level keys in which ``other`` differs from this definition."""

@@ -34,6 +34,7 @@ def test_each_variant_keeps_its_own_results_file_and_the_first_keeps_its_name():
     assert len(names) == 8
     assert variant_name("uniform", "separate", True) == "uniform"  # the file stored before the other variants
     assert variant_name("sandwich-distill", "sliced", False) == "sandwich-distill-sliced-no-zero-init"
+    assert variant_name("uniform", "sliced", True, 48) == "uniform-sliced-48px"
 
 
 def test_the_fitted_predictor_predicts_each_network_from_the_others_only():

@@ -15,7 +15,8 @@ from ulsam_nas.training import ProxySettings
 from ulsam_nas.training.settings import SupernetSettings
 
 TINY_PROXY = ProxySettings(epochs=1, resolution=16, train_subset=96, batch_size=32, threads=1)
-TINY_SUPERNET = SupernetSettings(epochs=2, batch_size=32, train_subset=96, recalibration_images=64)
+TINY_SUPERNET = SupernetSettings(epochs=2, batch_size=32, train_subset=96, recalibration_images=64,
+                                 width_sharing="separate")
 
 
 def settings(tmp_path, space, **overrides):
@@ -38,7 +39,7 @@ def test_a_supernet_checkpoint_is_named_by_what_it_was_trained_for(tmp_path, tin
     assert one != supernet_path(tmp_path, space, "other", 0.35, TINY_SUPERNET)
     longer = SupernetSettings(epochs=3, batch_size=32, train_subset=96, recalibration_images=64)
     assert one != supernet_path(tmp_path, space, "digits", 0.35, longer)
-    assert "width_sharing" not in TINY_SUPERNET.defining()  # the default: supernets trained before it keep their names
+    assert "width_sharing" not in TINY_SUPERNET.defining()  # separate: supernets trained before it keep their names
     sliced = dataclasses.replace(TINY_SUPERNET, width_sharing="sliced")
     assert supernet_path(tmp_path, space, "digits", None, sliced).name.startswith(f"{space.name}-wall-")
 

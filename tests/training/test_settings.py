@@ -1,11 +1,12 @@
 """The settings of proxy, refined and full training: checked in one place, "auto" resolved by dataset size."""
 
+import dataclasses
 import math
 
 import pytest
 
 from ulsam_nas.training import ProxySettings, RefineSettings, TrainSettings
-from ulsam_nas.training.settings import epochs_for
+from ulsam_nas.training.settings import SupernetSettings, epochs_for
 
 
 @pytest.mark.parametrize("settings,message", [
@@ -55,6 +56,15 @@ def test_a_study_stored_before_the_clip_reads_as_unclipped_and_a_bad_clip_is_ref
     for bad in (0, -1.0, float("inf"), True, "5"):
         with pytest.raises(ValueError, match="proxy grad_clip: must be a positive number or empty"):
             ProxySettings(grad_clip=bad)
+
+
+def test_a_supernet_is_sliced_by_default_and_one_stored_before_slicing_reads_as_one_per_width():
+    assert SupernetSettings().width_sharing == "sliced"
+    separate = SupernetSettings(epochs=3, width_sharing="separate")
+    assert "width_sharing" not in separate.defining()  # as stored before slicing existed
+    assert SupernetSettings.from_stored(separate.defining()) == dataclasses.replace(separate, threads=None)
+    sliced = SupernetSettings(epochs=3)
+    assert SupernetSettings.from_stored(sliced.defining()).width_sharing == "sliced"
 
 
 @pytest.mark.parametrize("proxy,available,epochs", [

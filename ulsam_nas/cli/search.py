@@ -52,7 +52,7 @@ def search(
     proxy_batch_size: Annotated[Optional[int], typer.Option(help=default_help(
         "Proxy batch size.", _PROXY.batch_size))] = None,
     evaluator: Annotated[Optional[str], typer.Option(help=default_help(
-        "How candidates are scored: proxy (each trained alone, briefly) or supernet (one supernet per width trained "
+        "How candidates are scored: proxy (each trained alone, briefly) or supernet (one supernet of every width trained "
         "first, kept beside the study; each candidate scored with its weights in seconds).", _SEARCH.evaluator))] = None,
     supernet_epochs: Annotated[Optional[int], typer.Option(help=default_help(
         "Supernet training epochs on all the training images (--evaluator supernet).", _SEARCH.supernet.epochs))] = None,

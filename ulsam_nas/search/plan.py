@@ -78,7 +78,7 @@ def _refuse_supernet_study(study: StudyEstimate, budget: float, needed: int, don
                      f"{format_duration(needed * trial.trial_seconds)})"
                      + "".join(f" after {part}" for part in [" and ".join(study_extra_parts(study))] if part)
                      + (f"; at most {fewer} supernet epochs fit, every supernet's together (--supernet-epochs counts "
-                        "one supernet's; there is one per width unless --supernet-widths sliced)" if fewer
+                        "one supernet's; there is one per width with --supernet-widths separate)" if fewer
                         else "; no supernet training fits")
                      + f"; or a time budget of at least "
                        f"{format_duration(needed * trial.trial_seconds + study.extra_seconds)}")

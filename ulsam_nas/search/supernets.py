@@ -1,7 +1,8 @@
 """A study's supernets: where they are kept, trained once and shared by every worker and resume.
 
-With ``evaluator: supernet`` a study scores candidates with the weights of one supernet per width of its space
-(or one for every width, ``width_sharing: sliced``; ``ulsam_nas/supernet.py``), trained before the first trial by the one training loop (``training/supernet.py``).
+With ``evaluator: supernet`` a study scores candidates with the weights of one supernet for every width of its
+space (channels sliced; one per width with ``width_sharing: separate``; ``ulsam_nas/supernet.py``), trained
+before the first trial by the one training loop (``training/supernet.py``).
 Each supernet's checkpoint is named by a hash of what it was trained for (space, dataset, width, settings), so
 a study resumed, another study of the same space and data, or another worker finds it and reuses it. It is kept
 beside a file storage (``studies.db`` -> ``studies.db.supernets/``) and, for a database server, in the cache
