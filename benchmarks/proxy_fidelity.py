@@ -36,7 +36,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ulsam_nas.costs import measure_costs
 from ulsam_nas.data import load_dataset
 from ulsam_nas.ranks import kendall_tau, rank_agreement, spearman_rho, top_recall
 from ulsam_nas.training import ProxyResult, ProxySettings, train_proxy
@@ -167,7 +166,6 @@ def report(store: dict, reference_store: dict) -> str:
     train_images = store.get("train_images") or 25_000
     ref_images = ref_epochs * train_images
     drops = np.array([len(NETWORKS[n].drop) for n in names], dtype=float)
-    costs = {n: measure_costs(NETWORKS[n], 224) for n in names}
     lines = [f"Proxy fidelity against the reference ({reference_store.get('dataset')}, {len(names)} networks x "
              f"{ref_epochs} epochs at {RESOLUTION} px, {ref_seconds:.0f} s per network; top-1 {ref.min():.1%} to "
              f"{ref.max():.1%}); ladder on {store.get('machine', '-')}",
@@ -180,11 +178,11 @@ def report(store: dict, reference_store: dict) -> str:
                                     {"seed 0": [truth[reference.key(n, 0)]["top1"][-1] for n in twice]})
         lines.append(f"| reference seed 0 against seed 1 ({len(twice)} networks: the ceiling) | 1 | {ref_seconds:.0f} | 1 "
                      f"| {ceiling.tau:+.2f} ({ceiling.low:+.2f} to {ceiling.high:+.2f}) | - | - | - | - |")
-    for label, values in (("FLOPs alone", [costs[n].flops for n in names]),
-                          ("params alone", [costs[n].params for n in names])):
+    for label, values in reference.size_predictors(names).items():
         (agreement,) = rank_agreement(ref, {label: values})
         lines.append(f"| {label} | 0 | 0 | - | {agreement.tau:+.2f} ({agreement.low:+.2f} to {agreement.high:+.2f}) | - | "
                      f"{spearman_rho(values, ref):+.2f} | {top_recall(values, ref)} | - |")
+    spreads = []
     for rung, step in LADDER.items():
         complete = complete_seeds(runs, rung, names)
         if not complete:
@@ -199,6 +197,11 @@ def report(store: dict, reference_store: dict) -> str:
                          f"{seconds:.0f} | {len(complete)} | {agreement.tau:+.2f} ({agreement.low:+.2f} to "
                          f"{agreement.high:+.2f}) | {single:+.2f} | {spearman_rho(mean, ref):+.2f} | "
                          f"{top_recall(mean, ref)} | {bias} |")
+            if label == "accuracy":
+                spreads.append(f"{rung} {reference.spread_within_width(names, list(mean)):.1%}")
+    if spreads:
+        lines.append(f"within one width the proxy's accuracies span on average: {', '.join(spreads)}; the "
+                     f"reference's {reference.spread_within_width(names, list(ref)):.1%} (what each sees of depth and ULSAM)")
     return "\n".join(lines)
 
 

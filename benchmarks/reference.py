@@ -116,6 +116,24 @@ def blocks_kept(config: ArchConfig) -> int:
     return sum(1 for block in config.blocks if block.index not in config.drop)
 
 
+def size_predictors(names: list[str]) -> dict[str, list[float]]:
+    """Rankings that need no training, the bar every evaluator must clear: FLOPs, params and width alone."""
+    from ulsam_nas.costs import measure_costs
+
+    costs = [measure_costs(NETWORKS[n], 224) for n in names]
+    return {"FLOPs alone": [c.flops for c in costs], "params alone": [c.params for c in costs],
+            "width alone": [NETWORKS[n].width for n in names]}
+
+
+def spread_within_width(names: list[str], scores: list[float]) -> float:
+    """The mean over widths of the range of ``scores`` among ``names`` of one width: how far an evaluator (or the
+    reference) tells depths and placements apart."""
+    by_width: dict[float, list[float]] = {}
+    for name, score in zip(names, scores):
+        by_width.setdefault(NETWORKS[name].width, []).append(score)
+    return float(np.mean([max(group) - min(group) for group in by_width.values()]))
+
+
 def key(name: str, seed: int) -> str:
     return f"{name}|{seed}"
 
@@ -201,8 +219,7 @@ def report(store: dict) -> str:
     taus = [kendall_tau([chosen[name]["top1"][k] for name in first], target) for k in range(epochs)]
     lines.append("Kendall tau of epoch k's ranking against the last epoch's: "
                  + ", ".join(f"{k + 1}: {tau:+.2f}" for k, tau in enumerate(taus)))
-    for label, values in (("FLOPs alone", [flops[n] for n in first]),
-                          ("params alone", [measure_costs(NETWORKS[n], 224).params for n in first])):
+    for label, values in size_predictors(first).items():
         (agreement,) = rank_agreement(target, {label: values})
         lines.append(f"{label}: Kendall tau {agreement.tau:+.2f} ({agreement.low:+.2f} to {agreement.high:+.2f})")
     for width in sorted({NETWORKS[n].width for n in first}, reverse=True):

@@ -38,7 +38,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ulsam_nas.costs import measure_costs
 from ulsam_nas.data import load_dataset
 from ulsam_nas.ranks import kendall_tau, rank_agreement, spearman_rho, top_recall
 from ulsam_nas.space import load_space
@@ -157,17 +156,20 @@ def report(store: dict, truth_store: dict, ladder: dict | None = None) -> str:
              "| depth bias (points per dropped block, +-SE) |", "| --- | --- | --- | --- | --- | --- |",
              f"| supernet score | {agreement.tau:+.2f} ({agreement.low:+.2f} to {agreement.high:+.2f}) | {single:+.2f} | "
              f"{spearman_rho(mean, ref):+.2f} | {top_recall(mean, ref)} | {depth_bias(drops, mean, ref)} |"]
-    costs = [measure_costs(reference.NETWORKS[n], 224) for n in names]
+    sizes = reference.size_predictors(names)
     if len(names) >= 6:  # four coefficients fitted on the others
-        predicted = fitted(mean, names, [c.flops for c in costs], ref)
+        predicted = fitted(mean, names, sizes["FLOPs alone"], ref)
         (fit,) = rank_agreement(ref, {"fitted": predicted})
         lines.append(f"| supernet score + log FLOPs + blocks kept, linear fit on the reference (leave-one-out) | "
                      f"{fit.tau:+.2f} ({fit.low:+.2f} to {fit.high:+.2f}) | - | {spearman_rho(predicted, ref):+.2f} | "
                      f"{top_recall(predicted, ref)} | {depth_bias(drops, predicted, ref)} |")
-    for label, values in (("FLOPs alone", [c.flops for c in costs]), ("params alone", [c.params for c in costs])):
+    for label, values in sizes.items():
         (other,) = rank_agreement(ref, {label: values})
         lines.append(f"| {label} | {other.tau:+.2f} ({other.low:+.2f} to {other.high:+.2f}) | - | "
                      f"{spearman_rho(values, ref):+.2f} | {top_recall(values, ref)} | - |")
+    lines.append(f"within one width the supernet's scores span {reference.spread_within_width(names, list(mean)):.1%} "
+                 f"on average, the reference's {reference.spread_within_width(names, list(ref)):.1%}: what it sees of "
+                 "depth and ULSAM")
     for count in CANDIDATES:
         total = train_seconds + count * score_seconds
         lines.append(f"cost for {count} children: supernets {train_seconds / 3600:.2f} h + {count} x {score_seconds:.1f} s "

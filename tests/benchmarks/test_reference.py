@@ -1,6 +1,9 @@
 """The reference's networks: what the issue asks of the ground truth, each a network of the bundled space."""
 
-from benchmarks.reference import NETWORKS, SECOND_SEED, expected_seed_tau, key, recipe, runs_of, spiked, truth
+import pytest
+
+from benchmarks.reference import (NETWORKS, SECOND_SEED, expected_seed_tau, key, recipe, runs_of, size_predictors, spiked,
+                                  spread_within_width, truth)
 from ulsam_nas.space import load_space
 from ulsam_nas.training.settings import TrainSettings
 
@@ -53,3 +56,17 @@ def test_the_expected_seed_to_seed_tau_falls_as_the_seed_noise_grows_against_the
     assert expected_seed_tau(top1, 1e-6, draws=50) == 1.0  # no noise: the same ranking twice
     quiet, loud = expected_seed_tau(top1, 0.005, draws=300), expected_seed_tau(top1, 0.05, draws=300)
     assert 0.5 < quiet < 1.0 and abs(loud) < quiet - 0.3
+
+
+def test_the_size_predictors_rank_by_cost_and_width_without_training():
+    names = ["w1.0 vanilla", "w1.0 drop all 10", "w0.5 vanilla"]
+    sizes = size_predictors(names)
+    assert set(sizes) == {"FLOPs alone", "params alone", "width alone"}
+    assert sizes["width alone"] == [1.0, 1.0, 0.5]
+    assert sizes["FLOPs alone"][0] > sizes["FLOPs alone"][1] > sizes["FLOPs alone"][2]
+
+
+def test_the_spread_within_a_width_ignores_the_differences_between_widths():
+    names = ["w1.0 vanilla", "w1.0 drop all 10", "w0.5 vanilla", "w0.5 drop all 10"]
+    assert spread_within_width(names, [0.80, 0.78, 0.50, 0.46]) == pytest.approx(0.03)  # (0.02 + 0.04) / 2
+    assert spread_within_width(names, [0.80, 0.80, 0.50, 0.50]) == 0
