@@ -142,28 +142,26 @@ def test_a_search_killed_during_supernet_training_resumes_without_training_again
     import subprocess
     import sys
 
-    narrow = tmp_path / "narrow.yaml"  # one width: one supernet
-    narrow.write_text(tiny_space.read_text().replace("widths: [0.35, 1.0]", "widths: [0.35]"))
-    study = tmp_path / "study.yaml"
+    study = tmp_path / "study.yaml"  # the default supernet: one for every width (channels sliced)
     study.write_text(yaml.safe_dump(
-        {"space": str(narrow), "storage": f"sqlite:///{tmp_path}/s.db", "study": "k", "trials": 2,
+        {"space": str(tiny_space), "storage": f"sqlite:///{tmp_path}/s.db", "study": "k", "trials": 2,
          "sampler": "random", "refine": 0, "noise_seeds": 0, "evaluator": "supernet",
          "proxy": {"epochs": 1, "resolution": 16, "train_subset": 96, "batch_size": 32, "threads": 1},
          "supernet": {"epochs": 20, "batch_size": 32, "train_subset": 96, "recalibration_images": 64}}))
     command = [sys.executable, "-m", "ulsam_nas", "search", "--config", str(study), "--quiet"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     victim = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-    for line in victim.stderr:  # "supernet w0.35 epoch 1/20: ..."
-        if line.startswith("supernet w"):
+    for line in victim.stderr:  # "supernet of every width epoch 1/20: ..."
+        if line.startswith("supernet of every width epoch"):
             break
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    (checkpoint,) = (tmp_path / "s.db.supernets").glob("*-w0.35-*.pt")
+    (checkpoint,) = (tmp_path / "s.db.supernets").glob("*-wall-*.pt")
     stored = trained_epochs(checkpoint)  # the last finished epoch's (the kill may land a little later than heard)
     assert 1 <= stored < 20
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert rerun.returncode == 0, rerun.stderr[-1500:]
-    trained = [int(line.split()[3].split("/")[0]) for line in rerun.stderr.splitlines()
-               if line.startswith("supernet w0.35 epoch")]
+    trained = [int(line.split()[5].split("/")[0]) for line in rerun.stderr.splitlines()
+               if line.startswith("supernet of every width epoch")]
     assert trained == list(range(stored + 1, 21))  # only what was left, then the trials
     assert trained_epochs(checkpoint) == 20
