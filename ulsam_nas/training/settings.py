@@ -126,7 +126,7 @@ SANDWICH_PASSES = 4  # the sandwich rule: the largest, the smallest and two draw
 # A supernet per width of the space, or one for all of them whose narrower children use the first channels of
 # every layer (Once-for-All's channel slicing). Sliced is the default: against the long-trained reference it
 # ranked with Kendall tau +0.68 where one supernet per width ranked +0.38, at 0.33 core-hours instead of 0.86
-# (benchmarks/RESULTS.md, "The supernet against it").
+# (benchmarks/RESULTS.md, "Supernet variants").
 WIDTH_SHARING = ("separate", "sliced")
 BEFORE_SLICED = {"width_sharing": "separate"}  # supernets stored before slicing: one per width
 
