@@ -32,3 +32,15 @@ def test_a_trial_is_timed_on_the_space_largest_candidate(tiny_space):
     assert trial.candidate == space.largest(10).summary() and trial.train_images == 96 and trial.steps_per_epoch == 3
     untrained = time_trial(space, proxy, 10, 1000, 40, trains=False)
     assert untrained.epochs == 0 and untrained.trial_seconds == untrained.other_seconds
+
+
+def test_workers_share_out_the_trials_and_separate_supernets_and_refinement_runs_side_by_side():
+    two = study(workers=2, refine_processes=2)
+    assert two.search_seconds == pytest.approx(30 * 40) and study(workers=2, remaining=61).search_seconds == 31 * 40
+    assert two.refine_seconds == pytest.approx(8 * 120)
+    assert two.trials_that_fit(400) == 20 and study().trials_that_fit(400) == 10
+    epoch = fixed(epochs=1)
+    sliced = study(workers=2, supernet_epoch=epoch, supernet_epochs=12, supernets=1)
+    separate = study(workers=2, supernet_epoch=epoch, supernet_epochs=36, supernets=3)
+    assert sliced.supernet_seconds == pytest.approx(12 * epoch.epoch_seconds)  # one supernet: one worker trains it
+    assert separate.supernet_seconds == pytest.approx(18 * epoch.epoch_seconds)  # three of them, two at a time

@@ -70,6 +70,7 @@ def test_a_time_budget_leaves_room_for_the_noise_runs_and_the_refinement(extra, 
 
 def test_a_time_budget_taken_by_noise_and_refinement_is_refused_in_one_line_saying_so():
     assert plan_trials(study(noise_runs=0, refine_networks=0), 900, 0, 60, minimum=14) == 22  # the search alone fits
+    assert plan_trials(study(noise_runs=0, refine_networks=0, workers=2), 900, 0, 60, minimum=14) == 44  # two at once
     with pytest.raises(ValueError) as error:
         plan_trials(study(), 900, 0, 60, minimum=14)
     message = str(error.value)
@@ -93,7 +94,7 @@ def test_a_time_budget_taken_by_noise_and_refinement_is_refused_in_one_line_sayi
 def test_plan_search_counts_noise_for_a_new_study_and_refinement_when_asked(tiny_space, monkeypatch):
     monkeypatch.setattr(plan_module, "time_trial", lambda *args, **kwargs: fixed())
     space = load_space(tiny_space)
-    settings = SearchSettings(space=str(tiny_space), trials=60)  # 3 noise seeds, 8 networks refined: the defaults
+    settings = SearchSettings(space=str(tiny_space), trials=60, evaluator="proxy")  # 3 noise seeds, 8 refined: defaults
 
     def plan(progress=StudyProgress(), **changes):
         return plan_search(dataclasses.replace(settings, **changes), space, 10, 1000, 200, lambda: progress,
@@ -132,7 +133,8 @@ def test_cli_refuses_a_budget_that_does_not_fit_in_one_line_and_creates_no_study
     storage = f"sqlite:///{tmp_path}/cli.db"
     result = CliRunner().invoke(app, [
         "search", "--space", str(tiny_space), "--storage", storage, "--proxy-epochs", "2", "--proxy-resolution", "16",
-        "--proxy-subset", "64", "--proxy-batch-size", "32", "--threads", "1", "--quiet", "--time-budget", "1s"])
+        "--proxy-subset", "64", "--proxy-batch-size", "32", "--threads", "1", "--quiet", "--time-budget", "1s",
+        "--evaluator", "proxy"])
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: time budget 1s: not even 11 trial(s) fit")
@@ -147,7 +149,7 @@ def test_search_reports_the_estimate_and_a_budget_chooses_the_trials(tmp_path, t
     monkeypatch.setattr(plan_module, "time_trial", lambda *args, **kwargs: fixed())  # 40 s
     heard = []
     settings = SearchSettings(space=str(tiny_space), proxy=TINY_PROXY, trials=50, storage=f"sqlite:///{tmp_path}/s.db",
-                              study="t", sampler="random", time_budget="20m", refine=1)
+                              study="t", sampler="random", time_budget="20m", refine=1, evaluator="proxy")
 
     def instant(config, data, proxy, seed=0, on_epoch=None):
         return ProxyResult(accuracy=0.5, curve=[0.5], seconds=0.01, images_per_second=1.0)

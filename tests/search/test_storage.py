@@ -35,7 +35,7 @@ from ulsam_nas.training import ProxySettings
 from ulsam_nas.search import SearchSettings, run_search
 space, storage, study, trials, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 outcome = run_search(SearchSettings(space=space, storage=storage, study=study, trials=trials, sampler="random",
-                     seed=int(sys.argv[6]), heartbeat_seconds=1, noise_seeds=int(sys.argv[7]),
+                     seed=int(sys.argv[6]), heartbeat_seconds=1, noise_seeds=int(sys.argv[7]), evaluator="proxy",
                      proxy=ProxySettings(epochs=epochs, resolution=16, train_subset=128, batch_size=32, threads=1)))
 sys.exit(130 if outcome.interrupted else 0)
 """
@@ -268,10 +268,12 @@ def test_several_workers_on_one_machine_through_the_cli(tmp_path, space):
     storage = f"journal:{tmp_path}/w.journal"
     command = [sys.executable, "-m", "ulsam_nas", "search", "--space", space, "--storage", storage, "--study", "cli",
                "--workers", "2", "--trials", "5", "--proxy-epochs", "1", "--proxy-resolution", "16", "--proxy-subset", "64",
+               "--evaluator", "proxy",
                "--sampler", "random", "--refine", "0"]  # refinement: tests/test_results.py
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Pareto front of study 'cli'" in result.stdout
+    assert result.stdout.count("expected study time") == 1 and "trials x" in result.stdout  # said once, by one worker
     check_complete(storage, "cli", 5)
 
 
@@ -289,7 +291,7 @@ def test_ctrl_c_marks_the_trial_says_how_to_resume_and_the_rerun_completes(tmp_p
     storage = f"sqlite:///{tmp_path}/c.db"
     command = [sys.executable, "-m", "ulsam_nas", "search", "--space", space, "--storage", storage, "--study", "c",
                "--trials", "2", "--proxy-resolution", "16", "--proxy-subset", "128", "--sampler", "random", "--quiet",
-               "--refine", "0", "--noise-seeds", "0"]
+               "--refine", "0", "--noise-seeds", "0", "--evaluator", "proxy"]
     # 20 epochs: long enough a trial that the interrupt lands inside it. No noise runs: with them the vanilla
     # baseline (trial 0) replays a run made before the first trial and finishes at once.
     # A runner that starts us in the background leaves SIGINT ignored, and children inherit that: the child

@@ -44,6 +44,22 @@ def test_a_supernet_checkpoint_is_named_by_what_it_was_trained_for(tmp_path, tin
     assert supernet_path(tmp_path, space, "digits", None, sliced).name.startswith(f"{space.name}-wall-")
 
 
+@pytest.mark.parametrize("sharing, sole", [("sliced", True), ("separate", False)])
+def test_the_supernet_every_worker_waits_for_trains_on_all_their_threads(tmp_path, tiny_space, monkeypatch,
+                                                                         sharing, sole):
+    from ulsam_nas.data import load_dataset
+    from ulsam_nas.search import supernets
+
+    threads = []
+    monkeypatch.setattr(supernets, "train_supernet",
+                        lambda space, width, data, settings, path, on_epoch: threads.append(settings.threads))
+    space = load_space(str(tiny_space))
+    run = dataclasses.replace(TINY_SUPERNET, width_sharing=sharing, resolution=16, threads=1)
+    supernets.prepare_supernets(space, load_dataset("digits", 16), run, tmp_path, sole_threads=2)
+    # separate widths train side by side, each on its worker's own threads
+    assert threads == ([2] if sole else [1] * len(space.widths))
+
+
 @pytest.mark.slow
 def test_a_search_with_sliced_widths_trains_one_supernet_and_scores_every_width_with_it(tmp_path, tiny_space):
     heard = []

@@ -31,6 +31,11 @@ def supernet_worker_line(epoch) -> None:
     print(f"worker {os.getpid()} {_supernet_line(epoch)}", flush=True)
 
 
+def worker_estimate(estimate) -> None:
+    """The study's expected time, from the first worker before anything trains (module level, so it pickles)."""
+    print(study_estimate_text(estimate), flush=True)
+
+
 def worker_line(event: TrialEvent) -> None:
     """One line per trial from a worker process (``run_workers``' callback: module level, so it pickles)."""
     print(f"worker {os.getpid()} {_line(event)}", flush=True)

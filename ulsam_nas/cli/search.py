@@ -102,7 +102,7 @@ def search(
 
     from ..present.runs import search_text
     from ..search.pipeline import StudyEvents, run_study
-    from .progress import SearchProgress, supernet_worker_line, worker_line
+    from .progress import SearchProgress, supernet_worker_line, worker_estimate, worker_line
     from .results import echo_refine_estimate, echo_refined_run
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # this process is the CLI's: one line per trial is ours
@@ -124,7 +124,7 @@ def search(
         storage=storage, study=study, noise_seeds=noise_seeds,
         refine=dataclasses.replace(base.refine, count=refine) if refine is not None else None))
     with SearchProgress(quiet=quiet or workers > 1) as progress:
-        events = StudyEvents(on_estimate=progress.estimate, on_start=progress.start,
+        events = StudyEvents(on_estimate=worker_estimate if workers > 1 else progress.estimate, on_start=progress.start,
                              on_supernet=supernet_worker_line if workers > 1 else progress.supernet,
                              on_trial=worker_line if workers > 1 else progress.trial,
                              on_refine_estimate=echo_refine_estimate, on_refined=echo_refined_run)

@@ -7,7 +7,9 @@ the trials left, a new study's noise runs (its vanilla network proxy-trained wit
 ``study.measure_noise``) and the refinement after the search (``refine.py``: ``factor`` x the proxy's
 training images, as epochs over refinement's training images, for each of ``seeds`` seeds of up to
 ``count`` networks), all scaled from the same measurement. It is an upper bound: every other candidate is
-smaller, and candidates stopped early, over budget or evaluated before take less.
+smaller, and candidates stopped early, over budget or evaluated before take less. With several workers
+(``workers``) the trials are shared out between them, supernets of separate widths train side by side, and
+refinement trains ``refine_processes`` runs at once where they run on the threads the trial was timed with.
 
 With the supernet evaluator a trial is a child scored with inherited weights (BatchNorm re-estimation and
 validation, :func:`time_supernet_trial`), the supernet epochs left come first (every width's, each step timed
@@ -47,6 +49,9 @@ class StudyEstimate:
     supernet_epoch: TrainingTime | None = None  # one epoch of supernet training (None: the proxy evaluator)
     supernet_epochs: int = 0  # supernet epochs left to train, every supernet's (one per width, or one) together
     proxy_run: TrainingTime | None = None  # one proxy training, which refinement scales from (None: ``trial``)
+    workers: int = 1  # processes claiming trials side by side, each on the threads ``trial`` was timed with
+    supernets: int = 1  # supernets left to train (one per width, or one): up to ``workers`` of them train at once
+    refine_processes: int = 1  # refinement runs trained side by side, each on the threads ``proxy_run`` was timed with
 
     @property
     def refinement(self) -> TrainingTime:
@@ -58,15 +63,24 @@ class StudyEstimate:
 
     @property
     def supernet_seconds(self) -> float:
-        return self.supernet_epochs * self.supernet_epoch.epoch_seconds if self.supernet_epoch else 0.0
+        if not self.supernet_epoch:
+            return 0.0
+        return self.supernet_epochs * self.supernet_epoch.epoch_seconds / min(self.workers, max(1, self.supernets))
 
     @property
     def refine_runs(self) -> int:
         return max(0, self.refine_networks * self.refine_seeds - self.refine_done)
 
+    def trials_seconds(self, trials: int, trial: TrainingTime | None = None) -> float:
+        """``trials`` trials (of ``trial``, default the study's), shared out between the workers."""
+        return -(-trials // self.workers) * (trial or self.trial).trial_seconds
+
+    def trials_that_fit(self, seconds: float) -> int:
+        return int(seconds // max(self.trial.trial_seconds, 1e-9)) * self.workers if seconds > 0 else 0
+
     @property
     def search_seconds(self) -> float:
-        return self.remaining * self.trial.trial_seconds
+        return self.trials_seconds(self.remaining)
 
     @property
     def noise_seconds(self) -> float:
@@ -74,7 +88,7 @@ class StudyEstimate:
 
     @property
     def refine_seconds(self) -> float:
-        return self.refine_runs * self.refinement.training_seconds if self.refine_runs else 0.0
+        return -(-self.refine_runs // self.refine_processes) * self.refinement.training_seconds if self.refine_runs else 0.0
 
     @property
     def extra_seconds(self) -> float:

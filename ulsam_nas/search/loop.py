@@ -9,7 +9,7 @@ not counted and is redone by the next run.
 from __future__ import annotations
 
 import dataclasses
-
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -17,6 +17,7 @@ from typing import Callable
 
 import optuna
 import pandas as pd
+import torch
 
 from ..data import load_dataset
 from ..metrics import METRICS
@@ -95,6 +96,7 @@ def run_search(
     trainer: Trainer | None = None,
     on_estimate: Callable[[StudyEstimate], None] | None = None,
     on_supernet: Callable[[SupernetEpoch], None] | None = None,
+    workers: int = 1,
 ) -> SearchOutcome:
     """Create or resume the study ``settings`` describe and run it up to ``settings.trials`` trials.
 
@@ -104,6 +106,8 @@ def run_search(
     ``settings.time_budget`` the noise runs and the refinement are taken out of the budget and the trial
     count is chosen from the rest. With the supernet evaluator the study's supernets are trained (or read back,
     ``supernets.py``) after the estimate and before the study opens; ``on_supernet`` hears each epoch trained.
+    ``workers``: how many processes run this search side by side (``workers.run_workers``), for the estimate and
+    for the trial count a time budget allows.
     """
     space = load_space(settings.space)
     if settings.deployment_resolution(space) < 32:
@@ -130,24 +134,25 @@ def run_search(
     sampler_seed = settings.seed if storage.single_writer else settings.seed + worker_id()["pid"]
     sampler = make_sampler(settings.sampler, sampler_seed, settings.trials)
     backend = make_storage(storage, settings.heartbeat_seconds, 3 * settings.heartbeat_seconds, settings.reconnect_seconds)
-    supernet_epochs = 0
+    epochs_left = []  # of each supernet with epochs left to train
     if all_data is not None and _scores_anything(study_progress(backend, name, settings.objectives), settings):
         folder = supernet_folder(storage, settings.cache_dir)
-        supernet_epochs = sum(settings.supernet.epochs - trained_epochs(
-            supernet_path(folder, space, all_data.name, width, settings.supernet_run))
-            for width in supernet_widths(space, settings.supernet))
+        epochs_left = [left for width in supernet_widths(space, settings.supernet)
+                       if (left := settings.supernet.epochs - trained_epochs(
+                           supernet_path(folder, space, all_data.name, width, settings.supernet_run))) > 0]
     else:
         all_data = None  # a finished study needs no supernet (refinement trains stand-alone)
     # Before the study exists: a time budget that cannot fit must not leave a study with these settings behind.
     estimate, planned = plan_search(settings, space, data.num_classes, len(data.train_labels), len(data.val_labels),
                                     lambda: study_progress(backend, name, settings.objectives), objective.measure,
                                     wanted=on_estimate is not None, available_images=data.train_available,
-                                    supernet_epochs=supernet_epochs)
+                                    supernet_epochs=sum(epochs_left), supernets=len(epochs_left), workers=workers)
     if on_estimate and estimate:
         on_estimate(estimate)  # before the noise runs and baselines' costing of a new study: say the cost first
     if all_data is not None:  # before the study lock: workers wait for one another on each supernet's own lock
         check_resumable(backend, name, settings.definition(space, data.num_classes))  # not after an hour's training
-        objective.evaluator = prepare_supernets(space, all_data, settings.supernet_run, folder, on_supernet)
+        objective.evaluator = prepare_supernets(space, all_data, settings.supernet_run, folder, on_supernet,
+                                                sole_threads=_every_workers_threads(settings, workers))
     lock = StudyLock(storage, name, settings.reconnect_seconds)
     # Several workers may start at once: one creates the study, measures its noise (a few proxy trainings, see
     # study.prepare_study) and queues the baselines; the others wait here for the lock meanwhile.
@@ -172,6 +177,14 @@ def run_search(
                             settings.proxy.resolution))
     interrupted = _run_trials(study, objective, ledger, lock, planned, on_trial)
     return SearchOutcome(study, str(storage), name, planned, space, ledger.finished - done_before, interrupted)
+
+
+def _every_workers_threads(settings: SearchSettings, workers: int) -> int | None:
+    """The CPU threads of all ``workers`` together (None: one worker, or not on a CPU): a supernet that every worker
+    waits for trains on them."""
+    if workers < 2 or not settings.proxy.threads or torch.device(settings.proxy.device).type != "cpu":
+        return None
+    return min(os.cpu_count() or 1, settings.proxy.threads * workers)
 
 
 def _scores_anything(progress: StudyProgress, settings: SearchSettings) -> bool:

@@ -25,8 +25,8 @@ __all__ = ["StudyEvents", "StudyOutcome", "run_study"]
 
 @dataclass(frozen=True)
 class StudyEvents:
-    """Who hears what, as a study runs (each may be None). With several workers ``on_trial`` and ``on_supernet`` run
-    in the worker processes, so they must be picklable (module-level functions)."""
+    """Who hears what, as a study runs (each may be None). With several workers ``on_estimate``, ``on_trial`` and
+    ``on_supernet`` run in the worker processes, so they must be picklable (module-level functions)."""
 
     on_estimate: Callable[[StudyEstimate], None] | None = None
     on_supernet: Callable[[SupernetEpoch], None] | None = None
@@ -46,7 +46,8 @@ def run_study(settings: SearchSettings, events: StudyEvents = StudyEvents(), wor
               trainer: Trainer | None = None) -> StudyOutcome:
     """Run or resume the study ``settings`` describe, then refine its front (``settings.refine``)."""
     if workers > 1:
-        search = run_workers(settings, workers, on_trial=events.on_trial, on_supernet=events.on_supernet)
+        search = run_workers(settings, workers, on_trial=events.on_trial, on_supernet=events.on_supernet,
+                             on_estimate=events.on_estimate)
     else:
         search = run_search(settings, on_start=events.on_start, on_trial=events.on_trial, trainer=trainer,
                             on_estimate=events.on_estimate, on_supernet=events.on_supernet)

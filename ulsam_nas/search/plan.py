@@ -21,6 +21,7 @@ from ..config import ArchConfig
 from ..present.formats import format_duration
 from ..present.estimates import study_extra_parts
 from ..space import SearchSpace
+from ..training.parallel import side_by_side
 from ..training.timing import TrainingTime
 from .estimate import StudyEstimate, time_supernet_trial, time_trial
 from .settings import SearchSettings
@@ -47,12 +48,11 @@ def plan_trials(study: StudyEstimate, budget: float, done: int, target: int, min
     resolution (None: resolutions are not suggested).
     """
     trial = study.trial
-    left = budget - study.extra_seconds
-    fit = int(left // max(trial.trial_seconds, 1e-9)) if left > 0 else 0
+    fit = study.trials_that_fit(budget - study.extra_seconds)
     needed = max(1, minimum - done)
     if fit >= needed:
         return min(target, done + fit)
-    search = needed * trial.trial_seconds
+    search = study.trials_seconds(needed)
     if study.supernet_epoch is not None:
         _refuse_supernet_study(study, budget, needed, done)
     options = _options_that_fit(study, budget, needed, remeasure)
@@ -70,18 +70,20 @@ def plan_trials(study: StudyEstimate, budget: float, done: int, target: int, min
 
 def _refuse_supernet_study(study: StudyEstimate, budget: float, needed: int, done: int) -> None:
     """A ValueError saying why a supernet study does not fit, and how many supernet epochs would."""
-    trial, epoch = study.trial, study.supernet_epoch
-    room = budget - needed * trial.trial_seconds - study.noise_seconds - study.refine_seconds
-    fewer = int(room // epoch.epoch_seconds) if epoch.epoch_seconds > 0 and room > 0 else 0
+    epoch = study.supernet_epoch
+    search = study.trials_seconds(needed)
+    room = budget - search - study.noise_seconds - study.refine_seconds
+    side_by_side = min(study.workers, max(1, study.supernets))
+    fewer = int(room // epoch.epoch_seconds) * side_by_side if epoch.epoch_seconds > 0 and room > 0 else 0
     raise ValueError(f"time budget {format_duration(budget)}: not even {needed} trial(s) fit (the baselines and "
                      f"{MIN_SEARCH_TRIALS} trials{f', {done} done' if done else ''}, "
-                     f"{format_duration(needed * trial.trial_seconds)})"
+                     f"{format_duration(search)})"
                      + "".join(f" after {part}" for part in [" and ".join(study_extra_parts(study))] if part)
                      + (f"; at most {fewer} supernet epochs fit, every supernet's together (--supernet-epochs counts "
                         "one supernet's; there is one per width with --supernet-widths separate)" if fewer
                         else "; no supernet training fits")
                      + f"; or a time budget of at least "
-                       f"{format_duration(needed * trial.trial_seconds + study.extra_seconds)}")
+                       f"{format_duration(search + study.extra_seconds)}")
 
 
 def _options_that_fit(study: StudyEstimate, budget: float, needed: int,
@@ -90,7 +92,7 @@ def _options_that_fit(study: StudyEstimate, budget: float, needed: int,
     trial = study.trial
 
     def fits(option: TrainingTime) -> bool:
-        return needed * option.trial_seconds + study.with_trial(option).extra_seconds <= budget
+        return study.trials_seconds(needed, option) + study.with_trial(option).extra_seconds <= budget
 
     options = []
     epochs = next((e for e in range(trial.epochs - 1, 0, -1) if fits(trial.with_run(epochs=e))), None)
@@ -134,7 +136,7 @@ def _subset_that_fits(study: StudyEstimate, budget: float, needed: int) -> int |
 
     def fits(images: int) -> bool:
         option = study.with_trial(trial.with_run(train_images=images))
-        return needed * option.trial.trial_seconds + option.extra_seconds <= budget
+        return option.trials_seconds(needed) + option.extra_seconds <= budget
 
     batch = trial.batch_size
     low, high = 2, (trial.train_images - 1) // batch  # in whole batches: the loop drops a last partial one
@@ -149,10 +151,20 @@ def _subset_that_fits(study: StudyEstimate, budget: float, needed: int) -> int |
     return rounded if rounded >= 2 * batch else None
 
 
+def _refine_processes(settings: SearchSettings, runs: int, workers: int) -> int:
+    """Refinement runs trained side by side on the threads a trial was timed with (else 1, an upper bound).
+
+    After several workers, whose threads split the cores, refinement runs one process per core unless
+    ``--threads`` was given (``refine.refine_study``, ``training.parallel.side_by_side``)."""
+    timed = settings.proxy.threads
+    processes, threads_each = side_by_side(settings.proxy.device, None if workers > 1 else timed, max(1, runs))
+    return processes if threads_each == timed else 1
+
+
 def plan_search(settings: SearchSettings, space: SearchSpace, num_classes: int, train_images: int, val_images: int,
                 progress: Callable[[], StudyProgress], measure: Callable[[ArchConfig], object] | None = None,
-                wanted: bool = True, available_images: int | None = None,
-                supernet_epochs: int = 0) -> tuple[StudyEstimate | None, SearchSettings]:
+                wanted: bool = True, available_images: int | None = None, supernet_epochs: int = 0,
+                supernets: int = 1, workers: int = 1) -> tuple[StudyEstimate | None, SearchSettings]:
     """The estimate (when ``wanted`` or a time budget is set, and anything is left to do) and the settings to run.
 
     ``progress()`` reads what the study has done (asked only when an estimate is made): a new study measures
@@ -160,7 +172,8 @@ def plan_search(settings: SearchSettings, space: SearchSpace, num_classes: int, 
     and when accuracy is an objective up to ``settings.refine.count`` networks are refined after the search
     with ``settings.refine`` on ``available_images`` training images (the dataset before the proxy's subset;
     None: counted as the proxy's ``train_images``). With the supernet evaluator ``supernet_epochs`` are left to
-    train (every supernet's together) before the first trial, which is then a scoring, not a training.
+    train (every supernet's together, ``supernets`` of them) before the first trial, which is then a scoring, not a
+    training. ``workers`` processes (each on ``settings.proxy.threads``) share the trials out.
 
     With a time budget (and trials left) the noise runs and the refinement are taken out of the budget, the
     settings' trial count becomes what fits the rest (at most ``settings.trials``; a ValueError when not even
@@ -190,7 +203,9 @@ def plan_search(settings: SearchSettings, space: SearchSpace, num_classes: int, 
     else:
         trial = measured()
     estimate = StudyEstimate(trial, max(0, settings.trials - done), noise_runs, networks, refine.seeds,
-                             state.refined_runs, refine.factor, min(refine.train_subset or images, images), **supernet)
+                             state.refined_runs, refine.factor, min(refine.train_subset or images, images), **supernet,
+                             workers=workers, supernets=supernets,
+                             refine_processes=_refine_processes(settings, networks * refine.seeds, workers))
     if settings.time_budget is None or done >= settings.trials:
         return estimate, settings
     target = plan_trials(estimate, settings.time_budget, done, settings.trials,

@@ -12,6 +12,7 @@ supernet it holds a lock on it; the others wait, then read the finished checkpoi
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -84,13 +85,16 @@ def _held(path: Path, wait: bool = True) -> Iterator[bool]:
 
 
 def prepare_supernets(space: SearchSpace, data: ImageData, settings: SupernetSettings, folder: Path,
-                      on_epoch: Callable[[SupernetEpoch], None] | None = None) -> SupernetEvaluator:
+                      on_epoch: Callable[[SupernetEpoch], None] | None = None,
+                      sole_threads: int | None = None) -> SupernetEvaluator:
     """The supernets of ``space`` (:func:`supernet_widths`) trained on ``data`` (all its training images, or
     ``settings``' subset), each trained, continued or read back under its lock; the evaluator that scores children
     with them.
 
     A width another worker is training is skipped for one that nobody holds, so that workers train different
-    widths side by side; when every width left is held, this process waits for the first and reads it back.
+    widths side by side; when every width left is held, this process waits for the first and reads it back. The one
+    supernet of every width, which all workers wait for, trains on ``sole_threads`` (all the workers' threads; None:
+    ``settings``').
     """
     supernets = {}
     pending = supernet_widths(space, settings)
@@ -100,7 +104,9 @@ def prepare_supernets(space: SearchSpace, data: ImageData, settings: SupernetSet
             if on_epoch is not None:
                 on_epoch(SupernetEpoch(width, epoch, settings.epochs, loss, seconds))
 
-        supernets[width] = train_supernet(space, width, data, settings, path_of(width), on_epoch=heard)
+        threads = sole_threads if width is None and sole_threads else settings.threads
+        supernets[width] = train_supernet(space, width, data, dataclasses.replace(settings, threads=threads),
+                                          path_of(width), on_epoch=heard)
         pending.remove(width)
 
     def path_of(width: float | None) -> Path:

@@ -11,6 +11,7 @@ from typing import Callable
 from ..runtime import spread_over_gpus
 from ..space import load_space
 from .ledger import Ledger
+from .estimate import StudyEstimate
 from .loop import SearchOutcome, TrialEvent, run_search
 from .journal import JournalDamaged
 from .reconnect import StorageUnavailable
@@ -22,13 +23,14 @@ __all__ = ["run_workers"]
 
 
 def _worker(settings: SearchSettings, on_trial: Callable[[TrialEvent], None] | None,
-            on_supernet: Callable[[SupernetEpoch], None] | None = None) -> None:
+            on_supernet: Callable[[SupernetEpoch], None] | None = None,
+            on_estimate: Callable[[StudyEstimate], None] | None = None, workers: int = 1) -> None:
     """One worker process: the search loop, with Optuna's own log lines off (``on_trial`` reports instead)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # this process is ours alone
     try:
-        run_search(settings, on_trial=on_trial, on_supernet=on_supernet)
+        run_search(settings, on_trial=on_trial, on_supernet=on_supernet, on_estimate=on_estimate, workers=workers)
     except KeyboardInterrupt:
         pass
     except (StorageUnavailable, JournalDamaged) as error:
@@ -43,13 +45,15 @@ def _finished(storage: str, name: str) -> int:
 
 def run_workers(settings: SearchSettings, workers: int,
                 on_trial: Callable[[TrialEvent], None] | None = None,
-                on_supernet: Callable[[SupernetEpoch], None] | None = None) -> SearchOutcome:
+                on_supernet: Callable[[SupernetEpoch], None] | None = None,
+                on_estimate: Callable[[StudyEstimate], None] | None = None) -> SearchOutcome:
     """Run ``workers`` processes on one study, the cores split between them.
 
     With ``proxy.device`` ``cuda`` the workers are spread round-robin over the visible GPUs, so that
     several trials share each GPU. ``on_trial`` and ``on_supernet`` run in the worker processes, so they must
-    be picklable (module-level functions). With the supernet evaluator the workers train different widths'
-    supernets side by side (``supernets.prepare_supernets``).
+    be picklable (module-level functions), as must ``on_estimate``: the first worker times the study on its own
+    threads and says what it expects of all of them together before anything trains. With the supernet evaluator
+    the workers train different widths' supernets side by side (``supernets.prepare_supernets``).
     """
     storage = StorageURL.parse(settings.storage)
     if workers < 1:
@@ -70,7 +74,9 @@ def run_workers(settings: SearchSettings, workers: int,
     except ValueError:  # a new study
         done_before = 0
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker, args=(worker_settings, on_trial, on_supernet)) for worker_settings in per_worker]
+    processes = [context.Process(target=_worker, args=(worker_settings, on_trial, on_supernet,
+                                                       on_estimate if index == 0 else None, workers))
+                 for index, worker_settings in enumerate(per_worker)]
     for process in processes:
         process.start()
     interrupted = False
