@@ -21,7 +21,8 @@ from .ranks import rank_agreement, spearman_rho
 from .record import Status, StudyMeta
 from .study_records import Calibration
 from .report import StudyResults, pareto_front, study_results
-from .training import RefineSettings, train_proxy
+from .training import RefineSettings
+from .training.proxy import train_final_only
 from .training.parallel import side_by_side, train_each
 
 __all__ = ["calibrate", "pick_spread"]
@@ -46,7 +47,7 @@ def pick_spread(results: StudyResults, count: int) -> list[int]:
 
 def calibrate(study: optuna.Study, count: int = 6, epochs: int | None = None, threads: int | None = None,
               on_trial: Callable[[int, float, float], None] | None = None,
-              trainer: Callable = train_proxy, processes: int | None = 1) -> Calibration:
+              trainer: Callable = train_final_only, processes: int | None = 1) -> Calibration:
     """Retrain ``count`` of the study's trials longer and correlate: on all the training data, for ``epochs``
     (default: refinement's, 3x the proxy's training images as whole epochs).
 

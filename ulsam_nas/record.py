@@ -199,7 +199,7 @@ class RefinedRun:
     seed: int
     accuracy: float  # validation top-1 in [0, 1]
     seconds: float = 0.0
-    curve: tuple[float, ...] = ()
+    curve: tuple[float, ...] = ()  # validation top-1 by epoch evaluated: the last only, since refinement evaluates once
 
     @property
     def key(self) -> str:

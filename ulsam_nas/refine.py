@@ -28,7 +28,8 @@ from .ranks import RankAgreement
 from .record import RefinedRun, StudyMeta
 from .study_records import Refinement
 from .report import ScoredTrial, StudyResults, pareto_front, study_results
-from .training import ProxyResult, ProxySettings, RefineSettings, train_proxy
+from .training import ProxyResult, ProxySettings, RefineSettings
+from .training.proxy import train_final_only
 from .training.parallel import Job, side_by_side, train_each
 from .training.timing import TrainingTime, time_training
 
@@ -123,14 +124,14 @@ def _refinement_of(study: optuna.Study, meta: StudyMeta, settings: RefineSetting
 
 def refine_study(study: optuna.Study, settings: RefineSettings = RefineSettings(),
                  on_result: Callable[[RefinedRun], None] | None = None, *,
-                 trainer: Callable[..., ProxyResult] = train_proxy, data: ImageData | None = None,
+                 trainer: Callable[..., ProxyResult] = train_final_only, data: ImageData | None = None,
                  data_dir: str | None = None, download: bool = False, cache_dir: str | None = None,
                  cache: bool = True, threads: int | None = None, device: str | None = None, processes: int | None = 1,
                  on_estimate: Callable[[RefineEstimate], None] | None = None) -> RefineReport:
     """Retrain up to ``settings.count`` of the study's front points and baselines at higher fidelity; resumable.
 
     ``on_result`` hears each (trial, seed) run as it is stored. ``trainer`` defaults to the proxy's loop
-    (``train_proxy``); ``data`` to the study's dataset with ``settings.train_subset`` training images.
+    evaluated after its last epoch only (``train_final_only``); ``data`` to the study's dataset with ``settings.train_subset`` training images.
     ``on_estimate`` hears, before the first run, the runs left, those found finished and the time they
     will take (a few training steps of the costliest network left are timed for it; not without it).
     ``processes`` trains that many runs side by side (None: ``training.parallel.side_by_side`` chooses: on a

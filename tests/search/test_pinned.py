@@ -7,12 +7,13 @@ rounding at this test's 16 px), and for the training recipe fixed in issue 17
 cosine instead of one-cycle), and for one encoding per network (a depth per
 stage; at this test's 16-px proxy no ULSAM slot is visible, so none is searched),
 and for the recipe's gradient-norm clip (issue 17, at 5 then at 10: the
-accuracies changed, and with them the sampler's later draws).
-Redesign II replayed the record before it bit for bit (with the proxy's
-one-cycle schedule of the time). It covers the statuses a search writes but
-stopping early (tests/search/test_objective.py covers that; with the fixed
-recipe these networks no longer fall 2 points behind their peers by epoch 2):
-infeasible, trained and reused. Costs, configs, statuses and reasons must
+accuracies changed, and with them the sampler's later draws), and for
+BatchNorm re-estimation with dropout off (it drew dropout masks from the
+global generator before each evaluation, so that evaluating changed the
+training after it). Redesign II replayed the record before it bit for bit
+(with the proxy's one-cycle schedule of the time). It covers the statuses a
+search writes: infeasible, trained, reused and, since the last re-recording,
+stopped early (trial 8). Costs, configs, statuses and reasons must
 match exactly; accuracies to within one validation image, so that another CPU's
 floating-point kernels do not fail the test (on the machine that recorded
 them they match bit for bit).
@@ -39,7 +40,7 @@ def test_fixed_seed_search_matches_the_pinned_records(tmp_path):
     outcome = run_search(SearchSettings(
         space=str(tmp_path / "space.yaml"), proxy=ProxySettings(epochs=3, resolution=16, train_subset=160, batch_size=32,
                                                                 threads=1),
-        trials=10, seed=0, storage=f"sqlite:///{tmp_path}/pin.db", study="pin", budgets=("7.1M-flops",)))
+        trials=10, seed=0, storage=f"sqlite:///{tmp_path}/pin.db", study="pin", budgets=("7.1M-flops",), evaluator="proxy"))
     pinned = json.loads(PINNED.read_text())
     records = [TrialRecord.from_trial(trial) for trial in outcome.study.trials]
     assert len(records) == len(pinned)
@@ -54,4 +55,4 @@ def test_fixed_seed_search_matches_the_pinned_records(tmp_path):
         else:
             assert record.accuracy == pytest.approx(expected["accuracy"], abs=ONE_IMAGE)
             assert record.proxy_curve == pytest.approx(expected["proxy_curve"], abs=ONE_IMAGE)
-    assert {r.status.value for r in records} == {"trained", "infeasible", "reused"}
+    assert {r.status.value for r in records} == {"trained", "infeasible", "reused", "stopped_early"}

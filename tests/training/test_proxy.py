@@ -6,6 +6,7 @@ import torch
 from ulsam_nas import ArchConfig
 from ulsam_nas.data import load_dataset
 from ulsam_nas.training import ProxySettings, TrainingDiverged, train_proxy
+from ulsam_nas.training.proxy import train_final_only
 
 SETTINGS = ProxySettings(epochs=3, resolution=24, train_subset=400, batch_size=32, lr=0.05, threads=1)
 CONFIG = ArchConfig(num_classes=10, width=0.35, drop=[15, 16], ulsam=[{"after": 16, "subspaces": 4}])
@@ -95,3 +96,13 @@ def test_auto_settings_resolve_on_the_data_they_train(digits):
     result = train_proxy(ArchConfig(num_classes=10, width=0.5, drop=(3, 5, 6, 8, 9, 10, 12, 13, 15, 16)), digits,
                          ProxySettings(resolution=digits.resolution, batch_size=128, threads=1))
     assert len(result.curve) == 4
+
+
+def test_evaluating_only_after_the_last_epoch_gives_the_same_accuracy(digits):
+    settings = ProxySettings(epochs=2, resolution=24, train_subset=128, batch_size=32, threads=1)
+    every = train_proxy(CONFIG, digits, settings, seed=1)
+    final = train_final_only(CONFIG, digits, settings, seed=1)
+    assert len(every.curve) == 2 and final.curve == [every.accuracy] and final.accuracy == every.accuracy
+    assert final.losses == every.losses and not final.stopped_early
+    with pytest.raises(ValueError, match="stopping early needs the accuracy after every epoch"):
+        train_proxy(CONFIG, digits, settings, on_epoch=lambda epoch, accuracy: False, curve=False)

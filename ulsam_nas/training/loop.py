@@ -215,7 +215,9 @@ def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, mean: torch.Te
         norm.reset_running_stats()
         norm.momentum = None  # cumulative average over the batches below
     was_training = model.training
-    model.train()
+    model.eval()  # dropout off: it would draw from the global generator, and the training after would differ
+    for norm in norms:
+        norm.train()
     for start in range(0, min(count, len(images)), batch_size):
         with mixed_precision(mean.device):
             model(normalise(images[start: min(start + batch_size, count)], mean, std))
