@@ -28,7 +28,8 @@ optuna.logging.set_verbosity(optuna.logging.ERROR)
 from ulsam_nas.search import SearchSettings, run_search
 trials, budget, storage = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 start = time.perf_counter()
-outcome = run_search(SearchSettings(budgets=("300M-flops", budget), trials=trials, storage=storage, study="overhead"))
+outcome = run_search(SearchSettings(budgets=("300M-flops", budget), trials=trials, storage=storage, study="overhead",
+                                    evaluator="proxy"))
 print(json.dumps({"wall": time.perf_counter() - start}))
 """
 

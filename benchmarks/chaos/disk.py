@@ -130,7 +130,8 @@ def journal(folder: Path) -> DiskResult:
         storage, trials = f"journal:{disk / 'study.journal'}", 8
         study_file = folder / "study.yaml"
         study_file.write_text(yaml.safe_dump({"space": str(folder / "space.yaml"), "storage": storage, "study": "d",
-                                              "trials": trials, "sampler": "random", "refine": 0, "proxy": PROXY}))
+                                              "trials": trials, "sampler": "random", "refine": 0, "proxy": PROXY,
+                                              "evaluator": "proxy"}))
         command = [sys.executable, "-m", "ulsam_nas", "search", "--config", str(study_file), "--quiet",
                    "--cache-dir", str(folder / "cache")]
         (disk / "filler").write_bytes(b"\0" * (1024 * 1024 - 24 * 1024))  # room for a few records only

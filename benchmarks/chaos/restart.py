@@ -73,7 +73,8 @@ def long_outage(url: str, cluster: tuple[str, str], folder: Path, trials: int = 
     study_file = folder / "study.yaml"
     study_file.write_text(yaml.safe_dump({
         "space": str(setup.space), "storage": url, "study": setup.study, "trials": trials, "sampler": "random",
-        "refine": 0, "heartbeat_seconds": 1, "reconnect_seconds": reconnect_seconds, "proxy": setup.proxy}))
+        "refine": 0, "heartbeat_seconds": 1, "reconnect_seconds": reconnect_seconds, "proxy": setup.proxy,
+        "evaluator": "proxy"}))
     command = [sys.executable, "-m", "ulsam_nas", "search", "--config", str(study_file), "--quiet"]
     processes = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                  for _ in range(workers)]

@@ -119,7 +119,7 @@ def main(job: dict[str, Any]) -> None:
     if job["mode"] == "search":
         trainer = chaotic_trainer(chaos, lambda on_epoch: "noise" if on_epoch is None else "trial", expected)
         settings = SearchSettings(space=job["space"], storage=job["storage"], study=job["study"], trials=job["trials"],
-                                  sampler="random", seed=0, heartbeat_seconds=1, refine=0,
+                                  sampler="random", seed=0, heartbeat_seconds=1, refine=0, evaluator="proxy",
                                   noise_seeds=job.get("noise_seeds", 3), proxy=proxy,
                                   **({"reconnect_seconds": job["reconnect_seconds"]} if job.get("reconnect_seconds") else {}))
         run_search(settings, trainer=trainer)

@@ -15,7 +15,7 @@ TINY_PROXY = ProxySettings(epochs=1, resolution=16, train_subset=96, batch_size=
 
 def settings(tmp_path, space, **overrides):
     values = dict(space=str(space), proxy=TINY_PROXY, trials=3, seed=0, storage=f"sqlite:///{tmp_path}/s.db",
-                  study="t", sampler="random")
+                  study="t", sampler="random", evaluator="proxy")
     return SearchSettings(**(values | overrides))
 
 

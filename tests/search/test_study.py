@@ -30,7 +30,7 @@ class SeededTrainer:
 
 def settings(tmp_path, space, **overrides):
     return SearchSettings(**dict(space=str(space), proxy=PROXY, trials=3, seed=0, sampler="random", study="n",
-                                 storage=f"sqlite:///{tmp_path}/n.db") | overrides)
+                                 storage=f"sqlite:///{tmp_path}/n.db", evaluator="proxy") | overrides)
 
 
 def test_noise_is_measured_stored_and_shown_and_the_baseline_reuses_its_run(tmp_path, tiny_space):
