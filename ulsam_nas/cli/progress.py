@@ -65,6 +65,7 @@ class SearchProgress:
             print(line, file=sys.stderr, flush=True)
 
     def start(self, start: StudyStart) -> None:
+        self.started = time.monotonic()  # the trials' rate, without the supernet's training and the noise runs before
         self.done_at_start, target, done = start.done, start.target, start.done
         state = f"resuming at {done}/{target} trials" if done else f"{target} trials"
         self._print(f"study {start.study!r} in {start.storage}: {state}")

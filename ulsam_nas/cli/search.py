@@ -95,7 +95,8 @@ def search(
 ) -> None:
     """Search where to insert ULSAM, how many subspaces each gets and which blocks to drop.
 
-    Scores each candidate by short proxy training and its FLOPs (multiply-accumulates at the
+    Scores each candidate with the weights of a supernet trained once (or by short proxy training
+    of its own, --evaluator proxy) and by its FLOPs (multiply-accumulates at the
     deployment resolution), params and latency; prints the Pareto front. Rerun to resume.
     """
     import optuna
