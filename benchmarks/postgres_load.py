@@ -24,7 +24,8 @@ import sys, optuna
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 from ulsam_nas.training import ProxySettings
 from ulsam_nas.search import SearchSettings, run_search
-run_search(SearchSettings(space=sys.argv[1], storage=sys.argv[2], study=sys.argv[3], trials=int(sys.argv[4]), evaluator="proxy",
+run_search(SearchSettings(space=sys.argv[1], storage=sys.argv[2], study=sys.argv[3], trials=int(sys.argv[4]),
+           evaluator="proxy",
            proxy=ProxySettings(epochs=1, resolution=16, train_subset=64, batch_size=32, threads=1)))
 """
 

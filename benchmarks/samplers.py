@@ -27,7 +27,8 @@ def one_search(sampler: str, seed: int, trials: int, device: str, threads: int, 
     from ulsam_nas.search import SearchSettings, run_search
     from ulsam_nas.training import ProxySettings
 
-    settings = SearchSettings(budgets=("300M-flops",), sampler=sampler, seed=seed, trials=trials, refine=0, evaluator="proxy",
+    settings = SearchSettings(budgets=("300M-flops",), sampler=sampler, seed=seed, trials=trials, refine=0,
+                              evaluator="proxy",
                               storage=f"sqlite:///{folder}/{sampler}-{seed}.db",
                               proxy=dataclasses.replace(ProxySettings(), device=device))
     started = time.perf_counter()

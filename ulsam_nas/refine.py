@@ -131,7 +131,8 @@ def refine_study(study: optuna.Study, settings: RefineSettings = RefineSettings(
     """Retrain up to ``settings.count`` of the study's front points and baselines at higher fidelity; resumable.
 
     ``on_result`` hears each (trial, seed) run as it is stored. ``trainer`` defaults to the proxy's loop
-    evaluated after its last epoch only (``train_final_only``); ``data`` to the study's dataset with ``settings.train_subset`` training images.
+    evaluated after its last epoch only (``train_final_only``); ``data`` to the study's dataset with
+    ``settings.train_subset`` training images.
     ``on_estimate`` hears, before the first run, the runs left, those found finished and the time they
     will take (a few training steps of the costliest network left are timed for it; not without it).
     ``processes`` trains that many runs side by side (None: ``training.parallel.side_by_side`` chooses: on a

@@ -133,7 +133,8 @@ def journal_case(folder: Path) -> tuple[Path, Callable[[], str]]:
     (folder / "space.yaml").write_text(SPACE)
     storage = f"journal:{folder / 'study.journal'}"
     run_search(SearchSettings(space=str(folder / "space.yaml"), storage=storage, study="j", trials=4, sampler="random",
-                              refine=0, evaluator="proxy", noise_seeds=0, proxy=ProxySettings(epochs=1, resolution=16, train_subset=64,
+                              refine=0, evaluator="proxy", noise_seeds=0,
+                              proxy=ProxySettings(epochs=1, resolution=16, train_subset=64,
                                                                            batch_size=32, threads=1)))
     command = ["show", "--storage", storage, "--study", "j"]
     expected = runner.invoke(app, command).output

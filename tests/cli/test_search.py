@@ -18,7 +18,8 @@ def invoke(*args):
 def tiny_search_args(tmp_path, space):
     return ["search", "--space", space, "--storage", f"sqlite:///{tmp_path}/cli.db", "--proxy-epochs", "1",
             "--proxy-resolution", "16", "--proxy-subset", "64", "--proxy-batch-size", "32", "--threads", "1",
-            "--sampler", "random", "--quiet", "--refine", "0", "--evaluator", "proxy"]  # refinement: test_search_refines_the_front
+            "--sampler", "random", "--quiet", "--refine", "0",  # refinement: test_search_refines_the_front
+            "--evaluator", "proxy"]
 
 
 def test_search_prints_the_front_and_where_results_are(tmp_path, tiny_space):

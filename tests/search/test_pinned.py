@@ -40,7 +40,8 @@ def test_fixed_seed_search_matches_the_pinned_records(tmp_path):
     outcome = run_search(SearchSettings(
         space=str(tmp_path / "space.yaml"), proxy=ProxySettings(epochs=3, resolution=16, train_subset=160, batch_size=32,
                                                                 threads=1),
-        trials=10, seed=0, storage=f"sqlite:///{tmp_path}/pin.db", study="pin", budgets=("7.1M-flops",), evaluator="proxy"))
+        trials=10, seed=0, storage=f"sqlite:///{tmp_path}/pin.db", study="pin", budgets=("7.1M-flops",),
+        evaluator="proxy"))
     pinned = json.loads(PINNED.read_text())
     records = [TrialRecord.from_trial(trial) for trial in outcome.study.trials]
     assert len(records) == len(pinned)

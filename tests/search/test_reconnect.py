@@ -145,7 +145,8 @@ def test_a_search_stops_in_one_line_naming_the_storage_when_it_stays_away(relay,
     study = f"o-{uuid.uuid4().hex[:8]}"
     config = tmp_path / "study.yaml"
     config.write_text(yaml.safe_dump({"space": space, "storage": url, "study": study, "trials": 2, "sampler": "random",
-                                      "refine": 0, "noise_seeds": 0, "evaluator": "proxy", "heartbeat_seconds": 1, "reconnect_seconds": 3,
+                                      "refine": 0, "noise_seeds": 0, "evaluator": "proxy", "heartbeat_seconds": 1,
+                                      "reconnect_seconds": 3,
                                       "proxy": {"epochs": 12, "resolution": 16, "train_subset": 128, "threads": 1}}))
     command = [sys.executable, "-m", "ulsam_nas", "search", "--config", str(config), "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

@@ -70,6 +70,7 @@ def refine_estimate_line(estimate: RefineEstimate) -> str:
     run = estimate.run
     done = f"; {estimate.done} of {estimate.networks * estimate.seeds} done already" if estimate.done else ""
     return (f"refinement: {estimate.runs} run(s) to do ({estimate.networks} networks x {estimate.seeds} seeds{done}) x up "
-            f"to {format_duration(run.training_seconds)}{_side_by_side(estimate.processes)} = up to {format_duration(estimate.seconds)} "
+            f"to {format_duration(run.training_seconds)}{_side_by_side(estimate.processes)} = up to "
+            f"{format_duration(estimate.seconds)} "
             f"(costliest network {run.candidate}: {run.epochs} epochs x {run.steps_per_epoch} steps of "
             f"{run.step_seconds:.2f}s at {run.resolution}px + {run.eval_seconds:.1f}s evaluation per epoch)")

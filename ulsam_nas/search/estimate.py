@@ -88,7 +88,9 @@ class StudyEstimate:
 
     @property
     def refine_seconds(self) -> float:
-        return -(-self.refine_runs // self.refine_processes) * self.refinement.training_seconds if self.refine_runs else 0.0
+        if not self.refine_runs:
+            return 0.0
+        return -(-self.refine_runs // self.refine_processes) * self.refinement.training_seconds
 
     @property
     def extra_seconds(self) -> float:

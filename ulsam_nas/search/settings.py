@@ -28,8 +28,8 @@ __all__ = ["DEFAULT_EVALUATOR", "DEFAULT_SAMPLER", "EVALUATORS", "SAMPLERS", "Se
 DEFAULT_SAMPLER = "tpe"  # measured best at 60 trials: benchmarks/RESULTS.md
 SAMPLERS = ("nsga2", "tpe", "random")
 # How a candidate is scored: trained alone for a short proxy run, or with the weights of one supernet trained once.
-# The supernet: it ranks on par with the proxy against the long-trained reference (benchmarks/RESULTS.md, "Defaults
-# chosen from it") at a fraction of the cost, which goes to refinement's stand-alone training instead.
+# The supernet: it ranks on par with the proxy against the long-trained reference at a fraction of the cost, and
+# refinement's stand-alone training checks its front (benchmarks/RESULTS.md, "Defaults chosen from it").
 EVALUATORS = ("proxy", "supernet")
 DEFAULT_EVALUATOR = "supernet"
 PROXYS = ("resolution", "threads", "device")  # supernet settings a search takes from the proxy's
