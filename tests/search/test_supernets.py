@@ -112,9 +112,12 @@ def test_an_interrupted_supernet_training_continues_where_it_stopped(tmp_path, t
 def test_a_proxy_study_cannot_be_resumed_with_the_supernet_and_says_so_before_training_it(tmp_path, tiny_space):
     run_search(settings(tmp_path, tiny_space, evaluator="proxy", trials=1, noise_seeds=0))
     heard = []
-    with pytest.raises(ValueError, match=r"created with other settings \(evaluator, supernet\)"):
+    with pytest.raises(ValueError, match=r"scored with the proxy, not the supernet: pass --evaluator proxy .* to "
+                                         r"resume it, or --study NEW_NAME"):
         run_search(settings(tmp_path, tiny_space, trials=2, noise_seeds=0), on_supernet=heard.append)
     assert heard == []  # refused before a supernet epoch was trained
+    with pytest.raises(ValueError, match="scored with the proxy, not the supernet"):  # the new default, too
+        run_search(settings(tmp_path, tiny_space, trials=2, noise_seeds=0, evaluator=SearchSettings().evaluator))
 
 
 def test_the_supernet_trains_at_the_proxys_resolution():

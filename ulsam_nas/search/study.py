@@ -149,6 +149,10 @@ def _check_same_study(name: str, stored: StudyDefinition, now: StudyDefinition) 
         raise ValueError(f"study {name!r} was made by an earlier version (one drop flag per block, before one "
                          "encoding per network); it still opens for show, pareto, export and refine, but cannot take "
                          "more trials: use --study NEW_NAME")
+    if stored.evaluator != now.evaluator:  # the default changed from the proxy to the supernet (2026-12-01)
+        raise ValueError(f"study {name!r} was scored with the {stored.evaluator}, not the {now.evaluator}: pass "
+                         f"--evaluator {stored.evaluator} (evaluator: {stored.evaluator} in a study file) to resume it, "
+                         "or --study NEW_NAME for a new study")
     differing = stored.differences(now)
     if differing:
         before, after = stored.to_dict(), now.to_dict()
