@@ -1,7 +1,8 @@
 """Supernet fidelity: do a supernet's inherited-weight scores rank networks like long stand-alone training?
 
     python -m benchmarks.supernet_fidelity --data /tmp/cifar5-dev [--epochs 20] [--sampling uniform|sandwich|sandwich-distill]
-        [--widths separate|sliced] [--no-zero-init-residual] [--resolution 32] [--seeds 3] [--workers 2] [--device cpu|cuda] [--results benchmarks/supernet/cifar5-dev-SAMPLING.json]
+        [--widths separate|sliced] [--no-zero-init-residual] [--resolution 32] [--seeds 3] [--workers 2] [--threads 1] [--device cpu|cuda]
+        [--results benchmarks/supernet/cifar5-dev-SAMPLING.json (its checkpoints: benchmarks/reference/runs/supernet-SAMPLING)]
         [--reference benchmarks/reference/cifar5-dev.json] [--ladder benchmarks/ladder/cifar5-dev.json] [--report]
 
 One supernet per width of the bundled MobileNet-V2 space (``ulsam_nas/supernet.py``: Once-for-All's elastic
@@ -59,6 +60,12 @@ def variant_name(sampling: str, widths: str, zero_init_residual: bool, resolutio
     at the reference's resolution."""
     return (sampling + ("" if widths == "separate" else f"-{widths}") + ("" if zero_init_residual else "-no-zero-init")
             + ("" if resolution == reference.RESOLUTION else f"-{resolution}px"))
+
+
+def runs_folder(results: Path) -> Path:
+    """Where a results file's supernet checkpoints are kept: named after it, so that another ``--results`` (say, the
+    same variant trained for other epochs) trains its own supernets."""
+    return Path("benchmarks/reference/runs") / ("supernet-" + results.stem.removeprefix("cifar5-dev-"))
 
 
 def networks_of(width: float | None) -> dict:
@@ -194,6 +201,8 @@ def main() -> None:
                              "CIFAR-sized sets); the reference stays at its own")
     parser.add_argument("--seeds", type=int, default=3, help="draws of the BatchNorm re-estimation images")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads of each worker (one sliced supernet: "
+                                                                 "one process, which may use every core)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cuda: the workers share one GPU")
     parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--reference", type=Path, default=reference.RESULTS)
@@ -204,8 +213,9 @@ def main() -> None:
     args = parser.parse_args()
     variant = variant_name(args.sampling, args.widths, args.zero_init_residual, args.resolution)
     results = args.results or Path(RESULTS.format(variant=variant))
-    store = RunStore(results, Path(f"benchmarks/reference/runs/supernet-{variant}"))
-    settings = SupernetSettings(epochs=args.epochs, resolution=args.resolution, threads=1, sampling=args.sampling,
+    store = RunStore(results, runs_folder(results))
+    settings = SupernetSettings(epochs=args.epochs, resolution=args.resolution, threads=args.threads,
+                                sampling=args.sampling,
                                 width_sharing=args.widths, zero_init_residual=args.zero_init_residual,
                                 device=args.device)
     runs = (["wall"] if args.widths == "sliced" else
@@ -214,14 +224,14 @@ def main() -> None:
         if not args.data:
             parser.error("--data is needed to train")
         if args.worker or args.workers == 1:
-            torch.set_num_threads(1)
+            torch.set_num_threads(args.threads)
             started = time.perf_counter()
             store.work(runs, lambda run: train_width(store, run, args.data, settings, args.seeds))
             print(f"done in {time.perf_counter() - started:.0f}s", flush=True)
         else:
             spawn_workers("benchmarks.supernet_fidelity", ["--data", args.data, "--epochs", str(args.epochs), "--seeds",
                                                            str(args.seeds), "--sampling", args.sampling, "--widths", args.widths, "--device", args.device,
-                                                           "--resolution", str(args.resolution), "--results",
+                                                           "--resolution", str(args.resolution), "--threads", str(args.threads), "--results",
                                                            str(results), "--zero-init-residual" if args.zero_init_residual
                                                            else "--no-zero-init-residual"], args.workers)
     if not args.worker:

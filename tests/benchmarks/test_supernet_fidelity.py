@@ -1,9 +1,11 @@
 """The supernet fidelity report on stored scores (numbers made up; nothing trained)."""
 
+from pathlib import Path
+
 import numpy as np
 
 from benchmarks import reference
-from benchmarks.supernet_fidelity import fitted, networks_of, report, variant_name
+from benchmarks.supernet_fidelity import RESULTS, fitted, networks_of, report, runs_folder, variant_name
 
 
 def test_the_report_ranks_the_supernet_against_the_reference_with_its_cost():
@@ -35,6 +37,8 @@ def test_each_variant_keeps_its_own_results_file_and_the_first_keeps_its_name():
     assert variant_name("uniform", "separate", True) == "uniform"  # the file stored before the other variants
     assert variant_name("sandwich-distill", "sliced", False) == "sandwich-distill-sliced-no-zero-init"
     assert variant_name("uniform", "sliced", True, 48) == "uniform-sliced-48px"
+    assert runs_folder(Path(RESULTS.format(variant="uniform-sliced"))).name == "supernet-uniform-sliced"  # as before
+    assert runs_folder(Path("benchmarks/supernet/cifar5-dev-uniform-sliced-20ep.json")).name == "supernet-uniform-sliced-20ep"
 
 
 def test_the_fitted_predictor_predicts_each_network_from_the_others_only():
