@@ -146,10 +146,12 @@ def recipe(settings: TrainSettings) -> dict:
 
 
 def machine(device: str) -> str:
-    """What a run trained on: the processor (one thread per run), or the GPU that runs side by side shared."""
+    """What a run trained on: the processor and PyTorch's threads now, or the GPU that runs side by side shared."""
     if device == "cuda":
         return f"{torch.cuda.get_device_name()} (bf16 autocast; runs side by side on it), torch {torch.__version__}"
-    return f"{platform.processor() or platform.machine()}, 1 thread per run, torch {torch.__version__}"
+    threads = torch.get_num_threads()
+    return (f"{platform.processor() or platform.machine()}, {threads} thread{'s' if threads > 1 else ''} per run, "
+            f"torch {torch.__version__}")
 
 
 def train_run(store: RunStore, run: str, data: str, epochs: int, device: str = "cpu") -> None:
@@ -173,8 +175,6 @@ def train_run(store: RunStore, run: str, data: str, epochs: int, device: str = "
 
 
 def report(store: dict) -> str:
-    from ulsam_nas.costs import measure_costs
-
     runs, recipe_ = store["runs"], store.get("recipe", {})
     chosen = truth(store)
     first = list(chosen)
@@ -185,7 +185,8 @@ def report(store: dict) -> str:
     lines = [f"Reference on {store.get('dataset')}: {len(first)} networks x {epochs} epochs at {RESOLUTION} px, recipe "
              f"{recipe_}; {store.get('machine')}",
              "| network | width | blocks kept | MFLOPs (224 px) | top-1 seed 0 | top-1 seed 1 |", "| --- | --- | --- | --- | --- | --- |"]
-    flops = {name: measure_costs(NETWORKS[name], 224).flops for name in first}
+    predictors = size_predictors(first)  # the networks are costed once, for the table and the rankings
+    flops = dict(zip(first, predictors["FLOPs alone"]))
 
     def cell(run: dict | None) -> str:
         if run is None:
@@ -219,7 +220,7 @@ def report(store: dict) -> str:
     taus = [kendall_tau([chosen[name]["top1"][k] for name in first], target) for k in range(epochs)]
     lines.append("Kendall tau of epoch k's ranking against the last epoch's: "
                  + ", ".join(f"{k + 1}: {tau:+.2f}" for k, tau in enumerate(taus)))
-    for label, values in size_predictors(first).items():
+    for label, values in predictors.items():
         (agreement,) = rank_agreement(target, {label: values})
         lines.append(f"{label}: Kendall tau {agreement.tau:+.2f} ({agreement.low:+.2f} to {agreement.high:+.2f})")
     for width in sorted({NETWORKS[n].width for n in first}, reverse=True):

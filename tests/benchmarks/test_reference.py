@@ -70,3 +70,18 @@ def test_the_spread_within_a_width_ignores_the_differences_between_widths():
     names = ["w1.0 vanilla", "w1.0 drop all 10", "w0.5 vanilla", "w0.5 drop all 10"]
     assert spread_within_width(names, [0.80, 0.78, 0.50, 0.46]) == pytest.approx(0.03)  # (0.02 + 0.04) / 2
     assert spread_within_width(names, [0.80, 0.80, 0.50, 0.50]) == 0
+
+
+def test_a_run_records_the_threads_it_trained_on():
+    import torch
+
+    from benchmarks.reference import machine
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert ", 2 threads per run, torch " in machine("cpu")
+        torch.set_num_threads(1)
+        assert ", 1 thread per run, torch " in machine("cpu")
+    finally:
+        torch.set_num_threads(before)
